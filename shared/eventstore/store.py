@@ -1,0 +1,210 @@
+"""The event store: one interface, a PostgreSQL and a SQLite backend.
+
+Every method takes the caller's connection, so appends share a transaction with whatever
+else the use case writes (the outbox always; read models, idempotency records, checkpoints).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.eventstore.model import (
+    DuplicateEventIdConflict,
+    NewEvent,
+    RecordedEvent,
+    UnknownPosition,
+    WrongExpectedVersion,
+)
+from shared.eventstore.tables import events, outbox
+
+_COLUMNS = (
+    events.c.position,
+    events.c.event_id,
+    events.c.stream_id,
+    events.c.version,
+    events.c.type,
+    events.c.data,
+    events.c.metadata,
+    events.c.effective_time,
+    events.c.recorded_time,
+)
+
+
+def _recorded(row: Any) -> RecordedEvent:
+    """From a row of `_COLUMNS`."""
+    return RecordedEvent(*row)
+
+
+class EventStore(ABC):
+    async def append(
+        self,
+        conn: AsyncConnection,
+        stream_id: str,
+        new_events: Sequence[NewEvent],
+        expected_version: int | None,
+    ) -> list[RecordedEvent]:
+        """Append to a stream, stating the version it must be at (`NO_STREAM` for a new one,
+        None for "any"). Re-appending stored event ids returns the stored events."""
+        if not new_events:
+            return []
+        ids = [e.event_id for e in new_events]
+        current, already = await self._precheck(conn, stream_id, ids)
+        if already:
+            return await self._replayed(conn, stream_id, ids, already)
+        if expected_version is not None and expected_version != current:
+            raise WrongExpectedVersion(stream_id, expected_version, current)
+        recorded_time = datetime.now(UTC)
+        pending = [
+            RecordedEvent(
+                position=0,
+                event_id=e.event_id,
+                stream_id=stream_id,
+                version=current + i,
+                type=e.type,
+                data=e.data,
+                metadata=e.metadata,
+                effective_time=e.effective_time,
+                recorded_time=recorded_time,
+            )
+            for i, e in enumerate(new_events, start=1)
+        ]
+        rows = [{c.name: getattr(e, c.name) for c in _COLUMNS[1:]} for e in pending]
+        try:
+            result = await conn.execute(
+                events.insert().returning(events.c.position, sort_by_parameter_order=True), rows
+            )
+        except IntegrityError as exc:
+            # A concurrent writer took a version (or an id) between the check and the insert.
+            raise WrongExpectedVersion(stream_id, expected_version, None) from exc
+        recorded = [replace(e, position=row[0]) for e, row in zip(pending, result, strict=True)]
+        await conn.execute(
+            outbox.insert(), [{"position": e.position, "stream_id": stream_id} for e in recorded]
+        )
+        return recorded
+
+    async def stream_version(self, conn: AsyncConnection, stream_id: str) -> int:
+        current, _ = await self._precheck(conn, stream_id, [])
+        return current
+
+    async def read_stream(
+        self,
+        conn: AsyncConnection,
+        stream_id: str,
+        *,
+        to_version: int | None = None,
+        recorded_as_of: datetime | None = None,
+    ) -> list[RecordedEvent]:
+        """The stream in version order; `recorded_as_of` keeps the longest prefix recorded
+        at or before that time (what we knew then)."""
+        query = sa.select(*_COLUMNS).where(events.c.stream_id == stream_id)
+        if to_version is not None:
+            query = query.where(events.c.version <= to_version)
+        result = await conn.execute(query.order_by(events.c.version))
+        stream = [_recorded(row) for row in result]
+        if recorded_as_of is None:
+            return stream
+        known: list[RecordedEvent] = []
+        for event in stream:
+            if event.recorded_time > recorded_as_of:
+                break
+            known.append(event)
+        return known
+
+    @abstractmethod
+    async def read_all(
+        self, conn: AsyncConnection, after: int | None = None, limit: int = 1000
+    ) -> list[RecordedEvent]:
+        """The log in commit order, starting after the event at position `after` (None: from
+        the start). A reader that keeps passing the last position it saw never skips an event,
+        however late it commits."""
+
+    async def _precheck(
+        self, conn: AsyncConnection, stream_id: str, ids: Sequence[UUID]
+    ) -> tuple[int, int]:
+        current = (
+            sa.select(sa.func.coalesce(sa.func.max(events.c.version), 0))
+            .where(events.c.stream_id == stream_id)
+            .scalar_subquery()
+        )
+        stored = (
+            sa.select(sa.func.count()).where(events.c.event_id.in_(ids)).scalar_subquery()
+            if ids
+            else sa.literal(0)
+        )
+        row = (await conn.execute(sa.select(current, stored))).one()
+        return int(row[0]), int(row[1])
+
+    async def _replayed(
+        self, conn: AsyncConnection, stream_id: str, ids: Sequence[UUID], already: int
+    ) -> list[RecordedEvent]:
+        result = await conn.execute(
+            sa.select(*_COLUMNS).where(events.c.event_id.in_(ids)).order_by(events.c.version)
+        )
+        stored = {e.event_id: e for e in map(_recorded, result)}
+        if already != len(ids) or any(e.stream_id != stream_id for e in stored.values()):
+            conflicting = next(
+                i for i in ids if i not in stored or stored[i].stream_id != stream_id
+            )
+            raise DuplicateEventIdConflict(conflicting)
+        return [stored[i] for i in ids]
+
+    async def _cursor_exists(self, conn: AsyncConnection, position: int) -> None:
+        found = await conn.scalar(sa.select(events.c.position).where(events.c.position == position))
+        if found is None:
+            raise UnknownPosition(position)
+
+
+class SqliteEventStore(EventStore):
+    """SQLite serialises writers (BEGIN IMMEDIATE), so position order is commit order."""
+
+    async def read_all(
+        self, conn: AsyncConnection, after: int | None = None, limit: int = 1000
+    ) -> list[RecordedEvent]:
+        query = sa.select(*_COLUMNS).order_by(events.c.position).limit(limit)
+        if after is not None:
+            await self._cursor_exists(conn, after)
+            query = query.where(events.c.position > after)
+        return [_recorded(row) for row in await conn.execute(query)]
+
+
+class PostgresEventStore(EventStore):
+    """Positions come from an identity column, so a transaction can commit after another
+    that took a higher position: tailing by position alone would skip it. The log is read
+    in (writing transaction id, position) order instead, and only up to the oldest
+    transaction still running (the snapshot's xmin). Every transaction below xmin has
+    finished, and any later commit has a transaction id at or above it, so nothing can
+    appear behind a reader. The cost: readers trail the oldest open transaction."""
+
+    async def read_all(
+        self, conn: AsyncConnection, after: int | None = None, limit: int = 1000
+    ) -> list[RecordedEvent]:
+        tx_id = sa.literal_column("tx_id", sa.BigInteger())
+        horizon = sa.literal_column(
+            "pg_snapshot_xmin(pg_current_snapshot())::text::bigint", sa.BigInteger()
+        )
+        query = sa.select(*_COLUMNS).where(tx_id < horizon).order_by(tx_id, events.c.position)
+        if after is not None:
+            cursor_tx = await conn.scalar(
+                sa.select(tx_id).select_from(events).where(events.c.position == after)
+            )
+            if cursor_tx is None:
+                raise UnknownPosition(after)
+            query = query.where(sa.tuple_(tx_id, events.c.position) > sa.tuple_(cursor_tx, after))
+        return [_recorded(row) for row in await conn.execute(query.limit(limit))]
+
+
+def event_store_for(dialect_name: str) -> EventStore:
+    if dialect_name == "postgresql":
+        return PostgresEventStore()
+    if dialect_name == "sqlite":
+        return SqliteEventStore()
+    raise ValueError(f"no event store for the {dialect_name} dialect")

@@ -1,0 +1,42 @@
+"""Settings shared by every service; each service extends `ServiceSettings`.
+
+Defaults give the embedded mode (SQLite files under `data_dir`, in-process transport);
+pointing `database_url` at PostgreSQL and `kafka_bootstrap_servers` at a broker gives the
+real stack.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REGISTRY_TOPIC = "workforce.registry.events.v1"
+POLICY_TOPIC = "workforce.policy.decisions.v1"
+DEADLETTER_TOPIC = "workforce.deadletter.v1"
+
+
+class Topics(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WFE_TOPIC_")
+
+    registry: str = REGISTRY_TOPIC
+    policy: str = POLICY_TOPIC
+    deadletter: str = DEADLETTER_TOPIC
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WFE_", env_nested_delimiter="__")
+
+    data_dir: Path = Path(".wfe/data")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; unset means a SQLite file under data_dir.",
+    )
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        description="Comma-separated brokers; unset means the in-process transport.",
+    )
+    topics: Topics = Field(default_factory=Topics)
+    consumer_group: str | None = None
+    environment: str = "development"
