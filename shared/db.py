@@ -7,10 +7,12 @@ of failing with "database is locked" when a read transaction later tries to writ
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 
 def is_postgres(engine: AsyncEngine) -> bool:
@@ -48,3 +50,15 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @sa.event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def upsert(
+    conn: AsyncConnection, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]
+) -> None:
+    """Insert rows, replacing the non-key columns of rows whose keys already exist."""
+    if not rows:
+        return
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table)
+    updates = {c: statement.excluded[c] for c in rows[0] if c not in keys}
+    await conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates), rows)

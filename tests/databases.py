@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -14,18 +15,23 @@ from shared.db import create_engine
 from shared.migrations import migrate
 
 
+@dataclass(frozen=True)
+class FreshDatabase:
+    engine: AsyncEngine
+    url: str
+    schema: str
+
+
 @asynccontextmanager
 async def fresh_database(
     backend: str, postgres_url: str, tmp_dir: Path, target: str = "eventstore@head"
-) -> AsyncIterator[AsyncEngine]:
+) -> AsyncIterator[FreshDatabase]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    if backend == "postgres":
-        engine = create_engine(postgres_url, schema=schema, pool_size=40)
-    else:
-        engine = create_engine(f"sqlite+aiosqlite:///{tmp_dir / schema}.db", schema=schema)
+    url = postgres_url if backend == "postgres" else f"sqlite+aiosqlite:///{tmp_dir / schema}.db"
+    engine = create_engine(url, schema=schema, pool_size=40)
     await migrate(engine, schema, target)
     try:
-        yield engine
+        yield FreshDatabase(engine, url, schema)
     finally:
         if backend == "postgres":
             async with engine.begin() as conn:

@@ -26,7 +26,7 @@ from shared.eventstore.model import (
 )
 from shared.eventstore.tables import events, outbox
 
-_COLUMNS = (
+COLUMNS = (
     events.c.position,
     events.c.event_id,
     events.c.stream_id,
@@ -39,8 +39,8 @@ _COLUMNS = (
 )
 
 
-def _recorded(row: Any) -> RecordedEvent:
-    """From a row of `_COLUMNS`."""
+def recorded_from_row(row: Any) -> RecordedEvent:
+    """From a row of `COLUMNS`."""
     return RecordedEvent(*row)
 
 
@@ -77,7 +77,7 @@ class EventStore(ABC):
             )
             for i, e in enumerate(new_events, start=1)
         ]
-        rows = [{c.name: getattr(e, c.name) for c in _COLUMNS[1:]} for e in pending]
+        rows = [{c.name: getattr(e, c.name) for c in COLUMNS[1:]} for e in pending]
         try:
             result = await conn.execute(
                 events.insert().returning(events.c.position, sort_by_parameter_order=True), rows
@@ -105,11 +105,11 @@ class EventStore(ABC):
     ) -> list[RecordedEvent]:
         """The stream in version order; `recorded_as_of` keeps the longest prefix recorded
         at or before that time (what we knew then)."""
-        query = sa.select(*_COLUMNS).where(events.c.stream_id == stream_id)
+        query = sa.select(*COLUMNS).where(events.c.stream_id == stream_id)
         if to_version is not None:
             query = query.where(events.c.version <= to_version)
         result = await conn.execute(query.order_by(events.c.version))
-        stream = [_recorded(row) for row in result]
+        stream = [recorded_from_row(row) for row in result]
         if recorded_as_of is None:
             return stream
         known: list[RecordedEvent] = []
@@ -147,9 +147,9 @@ class EventStore(ABC):
         self, conn: AsyncConnection, stream_id: str, ids: Sequence[UUID], already: int
     ) -> list[RecordedEvent]:
         result = await conn.execute(
-            sa.select(*_COLUMNS).where(events.c.event_id.in_(ids)).order_by(events.c.version)
+            sa.select(*COLUMNS).where(events.c.event_id.in_(ids)).order_by(events.c.version)
         )
-        stored = {e.event_id: e for e in map(_recorded, result)}
+        stored = {e.event_id: e for e in map(recorded_from_row, result)}
         if already != len(ids) or any(e.stream_id != stream_id for e in stored.values()):
             conflicting = next(
                 i for i in ids if i not in stored or stored[i].stream_id != stream_id
@@ -169,11 +169,11 @@ class SqliteEventStore(EventStore):
     async def read_all(
         self, conn: AsyncConnection, after: int | None = None, limit: int = 1000
     ) -> list[RecordedEvent]:
-        query = sa.select(*_COLUMNS).order_by(events.c.position).limit(limit)
+        query = sa.select(*COLUMNS).order_by(events.c.position).limit(limit)
         if after is not None:
             await self._cursor_exists(conn, after)
             query = query.where(events.c.position > after)
-        return [_recorded(row) for row in await conn.execute(query)]
+        return [recorded_from_row(row) for row in await conn.execute(query)]
 
 
 class PostgresEventStore(EventStore):
@@ -191,7 +191,7 @@ class PostgresEventStore(EventStore):
         horizon = sa.literal_column(
             "pg_snapshot_xmin(pg_current_snapshot())::text::bigint", sa.BigInteger()
         )
-        query = sa.select(*_COLUMNS).where(tx_id < horizon).order_by(tx_id, events.c.position)
+        query = sa.select(*COLUMNS).where(tx_id < horizon).order_by(tx_id, events.c.position)
         if after is not None:
             cursor_tx = await conn.scalar(
                 sa.select(tx_id).select_from(events).where(events.c.position == after)
@@ -199,7 +199,7 @@ class PostgresEventStore(EventStore):
             if cursor_tx is None:
                 raise UnknownPosition(after)
             query = query.where(sa.tuple_(tx_id, events.c.position) > sa.tuple_(cursor_tx, after))
-        return [_recorded(row) for row in await conn.execute(query.limit(limit))]
+        return [recorded_from_row(row) for row in await conn.execute(query.limit(limit))]
 
 
 def event_store_for(dialect_name: str) -> EventStore:

@@ -72,3 +72,11 @@ checkpoints = sa.Table(
     sa.Column("partition", sa.Integer(), primary_key=True),
     sa.Column("next_offset", sa.BigInteger(), nullable=False),
 )
+
+consumed_streams = sa.Table(
+    "consumed_streams",
+    metadata,
+    sa.Column("consumer", sa.Text(), primary_key=True),
+    sa.Column("stream_id", sa.Text(), primary_key=True),
+    sa.Column("version", sa.Integer(), nullable=False),
+)

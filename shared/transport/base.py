@@ -29,7 +29,7 @@ class OutgoingMessage:
     headers: Mapping[str, bytes] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, order=True)
 class TopicPartition:
     topic: str
     partition: int

@@ -20,8 +20,8 @@ async def engine(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[AsyncEngine]:
     url = request.getfixturevalue("postgres_admin_url") if backend == "postgres" else ""
-    async with fresh_database(backend, url, tmp_path) as engine:
-        yield engine
+    async with fresh_database(backend, url, tmp_path) as database:
+        yield database.engine
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Event store: events, outbox, consumer checkpoints.
+"""Event store: events, outbox, consumer checkpoints and applied stream versions.
 
 Revision ID: 0001_event_store
 Revises:
@@ -63,9 +63,17 @@ def upgrade() -> None:
         sa.Column("partition", sa.Integer(), primary_key=True),
         sa.Column("next_offset", sa.BigInteger(), nullable=False),
     )
+    # Last version applied per stream, so a re-published event is recognised and skipped.
+    op.create_table(
+        "consumed_streams",
+        sa.Column("consumer", sa.Text(), primary_key=True),
+        sa.Column("stream_id", sa.Text(), primary_key=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("consumed_streams")
     op.drop_table("checkpoints")
     op.drop_table("outbox")
     op.drop_table("events")

@@ -1,0 +1,35 @@
+# Developer entry points. `make test` is the README's test command and what CI runs (.ci/run).
+# Pass pytest arguments with ARGS, e.g. `make test ARGS='-k stack -x'`.
+
+VENV ?= .venv
+BIN := $(VENV)/bin
+ARGS ?=
+
+.PHONY: test lint stack-up stack-down stack-status run
+
+test:
+	deploy/test.sh $(ARGS)
+
+lint: $(BIN)/wfe
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+stack-up: $(BIN)/wfe
+	$(BIN)/wfe stack up
+
+stack-down: $(BIN)/wfe
+	$(BIN)/wfe stack down
+
+stack-status: $(BIN)/wfe
+	$(BIN)/wfe stack status
+
+# Until `wfe dev` runs the services: start what they need, then show where it is.
+run: $(BIN)/wfe
+	$(BIN)/wfe stack up
+	$(BIN)/wfe stack status
+
+$(BIN)/wfe: pyproject.toml
+	test -x $(BIN)/pip || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@

@@ -1,0 +1,13 @@
+"""The `wfe` command. Each area of the project registers its sub-app here, one line each."""
+
+from __future__ import annotations
+
+import typer
+
+from shared.cli import stack
+
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False)
+app.add_typer(stack.app, name="stack")
+
+if __name__ == "__main__":
+    app()

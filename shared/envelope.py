@@ -1,0 +1,97 @@
+"""The CloudEvents 1.0 envelope every event travels in, and its Kafka binary-mode form.
+
+On Kafka, attributes travel as `ce_*` headers, the JSON data is the value and the
+contributor id is the key (CloudEvents Kafka protocol binding, binary content mode).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.eventstore.model import RecordedEvent
+
+JSON_CONTENT_TYPE = "application/json"
+_HEADER_PREFIX = "ce_"
+
+
+class CloudEvent(BaseModel):
+    """Required attributes, the optional ones we use, and our extensions. Other extensions
+    a producer sends are kept (extra="allow") but never interpreted."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    specversion: Literal["1.0"]
+    id: str = Field(min_length=1, max_length=200)
+    source: str = Field(min_length=1, max_length=500)
+    type: str = Field(min_length=1, max_length=200)
+    subject: str | None = Field(default=None, max_length=200)
+    time: datetime | None = None
+    datacontenttype: str | None = None
+    dataschema: str | None = None
+    data: Any = None
+    effectivetime: datetime | None = None
+    sequence: int | None = Field(default=None, ge=1)
+    partitionkey: str | None = None
+    correlationid: str | None = None
+    causationid: str | None = None
+
+
+class UndecodableMessage(ValueError):
+    """A message that is not a CloudEvent we can read; the text says why."""
+
+
+def from_recorded(event: RecordedEvent, default_source: str) -> CloudEvent:
+    metadata = event.metadata
+    return CloudEvent(
+        specversion="1.0",
+        id=str(event.event_id),
+        source=str(metadata.get("source") or default_source),
+        type=event.type,
+        subject=event.stream_id,
+        time=event.recorded_time,
+        datacontenttype=JSON_CONTENT_TYPE,
+        data=dict(event.data),
+        effectivetime=event.effective_time,
+        sequence=event.version,
+        partitionkey=event.stream_id,
+        correlationid=metadata.get("correlation_id"),
+        causationid=metadata.get("causation_id"),
+    )
+
+
+def to_binary(event: CloudEvent) -> tuple[dict[str, bytes], bytes]:
+    """Headers and value for Kafka's binary content mode."""
+    attributes = event.model_dump(mode="json", exclude={"data"}, exclude_none=True)
+    headers = {_HEADER_PREFIX + name: str(value).encode() for name, value in attributes.items()}
+    content_type = headers.pop(_HEADER_PREFIX + "datacontenttype", JSON_CONTENT_TYPE.encode())
+    headers["content-type"] = content_type
+    return headers, json.dumps(event.data, separators=(",", ":")).encode()
+
+
+def from_binary(headers: Mapping[str, bytes], value: bytes | None) -> CloudEvent:
+    attributes: dict[str, Any] = {}
+    for name, raw in headers.items():
+        if name.startswith(_HEADER_PREFIX):
+            attributes[name[len(_HEADER_PREFIX) :]] = raw.decode("utf-8", errors="replace")
+    if "specversion" not in attributes:
+        raise UndecodableMessage("not a CloudEvent: no ce_specversion header")
+    content_type = headers.get("content-type", JSON_CONTENT_TYPE.encode()).decode()
+    if not content_type.startswith(JSON_CONTENT_TYPE):
+        raise UndecodableMessage(f"unsupported content type {content_type!r}")
+    try:
+        data = json.loads(value) if value else None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UndecodableMessage(f"value is not JSON: {exc}") from exc
+    try:
+        return CloudEvent.model_validate(
+            {**attributes, "datacontenttype": content_type, "data": data}
+        )
+    except ValidationError as exc:
+        raise UndecodableMessage(
+            f"invalid CloudEvent attributes: {exc.errors()[0]['msg']}"
+        ) from exc

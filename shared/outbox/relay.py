@@ -1,0 +1,128 @@
+"""Publishes the outbox to the transport, in position order, then forgets what it sent.
+
+Exactly one relay per service is active: on PostgreSQL it holds a session advisory lock on
+the one connection it also reads and deletes through, so losing that connection (relay
+killed, database restarted) both releases leadership and stops this relay's work. A standby
+relay keeps trying the lock and takes over. Delivery is at least once: a relay that dies
+after publishing but before deleting publishes those events again; consumers skip them by
+(stream, version).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.envelope import from_recorded, to_binary
+from shared.eventstore.model import RecordedEvent
+from shared.eventstore.store import COLUMNS, recorded_from_row
+from shared.eventstore.tables import events, outbox
+from shared.transport.base import OutgoingMessage, Publisher
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RelayConfig:
+    service: str
+    topic: str
+    source: str
+    batch_size: int = 500
+    idle_delay: float = 0.02
+    standby_delay: float = 1.0
+    retry_delay: float = 1.0
+
+
+def to_message(event: RecordedEvent, topic: str, source: str) -> OutgoingMessage:
+    headers, value = to_binary(from_recorded(event, source))
+    return OutgoingMessage(topic=topic, key=event.stream_id.encode(), value=value, headers=headers)
+
+
+async def outbox_backlog(conn: AsyncConnection) -> int:
+    return int(await conn.scalar(sa.select(sa.func.count()).select_from(outbox)) or 0)
+
+
+class OutboxRelay:
+    def __init__(self, engine: AsyncEngine, publisher: Publisher, config: RelayConfig) -> None:
+        self._engine = engine
+        self._publisher = publisher
+        self._config = config
+        self.published = 0
+        self.is_leader = False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Lead when possible, publish until `stop`; recover from lost connections."""
+        while not stop.is_set():
+            try:
+                async with self._engine.connect() as conn:
+                    if await self._lead(conn, stop):
+                        await self._publish_until(conn, stop)
+            except (sa.exc.DBAPIError, OSError, ConnectionError) as exc:
+                log.warning("relay %s lost its connection: %s", self._config.service, exc)
+                await _wait(stop, self._config.retry_delay)
+            finally:
+                self.is_leader = False
+
+    async def publish_batch(self, conn: AsyncConnection) -> int:
+        """One round: publish up to a batch of outbox events in position order and delete
+        them. Returns how many were published; raises (deleting none) if publishing fails."""
+        async with conn.begin():
+            rows = await conn.execute(
+                sa.select(*COLUMNS)
+                .select_from(outbox.join(events, outbox.c.position == events.c.position))
+                .order_by(outbox.c.position)
+                .limit(self._config.batch_size)
+            )
+            batch = [recorded_from_row(row) for row in rows]
+        if not batch:
+            return 0
+        await self._publisher.publish(
+            [to_message(e, self._config.topic, self._config.source) for e in batch]
+        )
+        async with conn.begin():
+            await conn.execute(
+                outbox.delete().where(outbox.c.position.in_([e.position for e in batch]))
+            )
+        self.published += len(batch)
+        return len(batch)
+
+    async def _lead(self, conn: AsyncConnection, stop: asyncio.Event) -> bool:
+        if conn.dialect.name != "postgresql":
+            # The embedded mode runs one process with one relay: nobody to compete with.
+            self.is_leader = True
+            return True
+        key = f"outbox-relay:{self._config.service}"
+        while not stop.is_set():
+            async with conn.begin():
+                got = await conn.scalar(
+                    sa.select(sa.func.pg_try_advisory_lock(sa.func.hashtext(key)))
+                )
+            if got:
+                self.is_leader = True
+                log.info("relay %s is the active relay", self._config.service)
+                return True
+            await _wait(stop, self._config.standby_delay)
+        return False
+
+    async def _publish_until(self, conn: AsyncConnection, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                published = await self.publish_batch(conn)
+            except sa.exc.DBAPIError:
+                raise
+            except Exception as exc:  # the transport's failure: keep the outbox, retry later
+                log.warning("relay %s could not publish: %s", self._config.service, exc)
+                await _wait(stop, self._config.retry_delay)
+                continue
+            if published < self._config.batch_size:
+                await _wait(stop, self._config.idle_delay)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -1,0 +1,133 @@
+"""Processes the fault tests start and SIGKILL: a relay and a projecting consumer.
+
+Run as `python -m tests.faults.workers relay|consumer ...`. The consumer can also kill
+itself (`--crash-rate`) in the middle of a batch, before its commit, or right after it,
+which a signal from outside would hit only by luck.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+from collections.abc import Mapping, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.catalogue import Catalogue, EventPayload
+from shared.consumer import CheckpointedConsumer, Delivery
+from shared.db import create_engine
+from shared.outbox.relay import OutboxRelay, RelayConfig
+from shared.transport.base import IncomingMessage, TopicPartition
+from shared.transport.kafka import KafkaPublisher, KafkaSubscriber
+
+catalogue = Catalogue()
+
+
+@catalogue.register
+class Happened(EventPayload):
+    TYPE = "org.workforce.test.happened.v1"
+    n: int
+
+
+# The projection: one row per stream, plus a log of every effect to count duplicates.
+PROJECTION_DDL = (
+    "CREATE TABLE IF NOT EXISTS projection (stream_id text PRIMARY KEY, events int NOT NULL,"
+    " last_version int NOT NULL, total bigint NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS effects (event_id text NOT NULL, stream_id text NOT NULL,"
+    " version int NOT NULL)",
+)
+
+
+async def project(conn: AsyncConnection, deliveries: Sequence[Delivery]) -> None:
+    for d in deliveries:
+        params = {"s": d.event.subject, "v": d.event.sequence, "n": d.event.data["n"]}
+        await conn.execute(
+            sa.text(
+                "INSERT INTO projection VALUES (:s, 1, :v, :n) ON CONFLICT (stream_id) DO UPDATE"
+                " SET events = projection.events + 1, last_version = :v,"
+                " total = projection.total + :n"
+            ),
+            params,
+        )
+        await conn.execute(
+            sa.text("INSERT INTO effects VALUES (:e, :s, :v)"), {**params, "e": d.event.id}
+        )
+
+
+def crash(when: str) -> None:
+    print(f"CRASH {when}", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class CrashingConsumer(CheckpointedConsumer):
+    def __init__(self, *args: object, crash_rate: float, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._crash_rate = crash_rate
+
+    async def process(self, batch: Mapping[TopicPartition, Sequence[IncomingMessage]]) -> None:
+        await super().process(batch)
+        if random.random() < self._crash_rate:
+            crash("after-commit")
+
+
+async def crash_mid_batch(
+    rate: float, conn: AsyncConnection, deliveries: Sequence[Delivery]
+) -> None:
+    await project(conn, deliveries)
+    if deliveries and random.random() < rate:
+        crash("before-commit")  # effects written, transaction not committed
+
+
+async def run_relay(args: argparse.Namespace) -> None:
+    engine = create_engine(args.database_url, schema=args.schema, pool_size=2)
+    publisher = KafkaPublisher(args.bootstrap)
+    await publisher.start()
+    config = RelayConfig(service=args.schema, topic=args.topic, source="/faults", batch_size=200)
+    await OutboxRelay(engine, publisher, config).run(asyncio.Event())
+
+
+async def run_consumer(args: argparse.Namespace) -> None:
+    engine = create_engine(args.database_url, schema=args.schema, pool_size=2)
+    deadletters = KafkaPublisher(args.bootstrap)
+    await deadletters.start()
+    # Short sessions: a killed member's partitions move on after 1.5 s, not 10 s.
+    subscriber = KafkaSubscriber(args.bootstrap, args.group, [args.topic], session_timeout_ms=1500)
+    rate = args.crash_rate
+
+    async def handler(conn: AsyncConnection, deliveries: Sequence[Delivery]) -> None:
+        await crash_mid_batch(rate, conn, deliveries)
+
+    consumer = CrashingConsumer(
+        args.group,
+        engine,
+        subscriber,
+        handler,
+        catalogue,
+        deadletters,
+        args.deadletter_topic,
+        max_batch=25,
+        crash_rate=rate,
+    )
+    await consumer.run(asyncio.Event())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("role", choices=["relay", "consumer"])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--schema", required=True)
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--topic", required=True)
+    parser.add_argument("--group", default="faults")
+    parser.add_argument("--deadletter-topic", default="workforce.deadletter.v1")
+    parser.add_argument("--crash-rate", type=float, default=0.0)
+    args = parser.parse_args()
+    asyncio.run(run_relay(args) if args.role == "relay" else run_consumer(args))
+
+
+if __name__ == "__main__":
+    main()
