@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.eventstore.store import EventStore, event_store_for
 from tests.databases import fresh_database
+from tests.transports import Transport, open_transport
 
 
 @pytest.fixture(params=["postgres", "sqlite"])
@@ -27,3 +28,9 @@ async def engine(
 @pytest.fixture
 def store(engine: AsyncEngine) -> EventStore:
     return event_store_for(engine.dialect.name)
+
+
+@pytest.fixture(params=["kafka", "inprocess"])
+async def transport(request: pytest.FixtureRequest) -> AsyncIterator[Transport]:
+    async with open_transport(str(request.param), request) as opened:
+        yield opened

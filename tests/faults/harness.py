@@ -112,10 +112,9 @@ async def append_load(engine: AsyncEngine, total: int, writers: int = 8, pace: f
     between writers so that the load itself never conflicts."""
     rng = random.Random(3)
     store = event_store_for(engine.dialect.name)
-    share = total // writers
 
     async def writer(w: int) -> None:
-        left = share
+        left = total // writers + (1 if w < total % writers else 0)
         while left:
             size = min(left, rng.randint(1, 5))
             batch = [

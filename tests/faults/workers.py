@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import random
 import signal
@@ -126,6 +127,8 @@ def main() -> None:
     parser.add_argument("--deadletter-topic", default="workforce.deadletter.v1")
     parser.add_argument("--crash-rate", type=float, default=0.0)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
     asyncio.run(run_relay(args) if args.role == "relay" else run_consumer(args))
 
 
