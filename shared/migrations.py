@@ -19,7 +19,7 @@ def _upgrade(connection: sa.Connection, target: str) -> None:
     command.upgrade(config, target)
 
 
-async def migrate(engine: AsyncEngine, schema: str, target: str = "eventstore@head") -> None:
+async def migrate(engine: AsyncEngine, schema: str, target: str = "shared@head") -> None:
     """Create the schema if needed and upgrade it to `target` (a branch label or revision)."""
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":

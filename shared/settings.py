@@ -38,5 +38,16 @@ class ServiceSettings(BaseSettings):
         description="Comma-separated brokers; unset means the in-process transport.",
     )
     topics: Topics = Field(default_factory=Topics)
-    consumer_group: str | None = None
-    environment: str = "development"
+    environment: str = Field(
+        default="development",
+        description="Anything else refuses to start without a configured signing key.",
+    )
+    signing_key: str | None = Field(default=None, description="HS256 key for bearer tokens.")
+    run_relays: bool = Field(
+        default=True, description="Run each service's outbox relay in the API process too."
+    )
+    max_body_bytes: int = 4 * 1024 * 1024
+
+    def database_url_for(self, service: str) -> str:
+        """PostgreSQL: one database, a schema per service. SQLite: a file per service."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / service}.db"

@@ -80,3 +80,14 @@ consumed_streams = sa.Table(
     sa.Column("stream_id", sa.Text(), primary_key=True),
     sa.Column("version", sa.Integer(), nullable=False),
 )
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("key", sa.Text(), primary_key=True),
+    sa.Column("request_hash", sa.Text(), nullable=False),
+    sa.Column("status", sa.Integer(), nullable=False),
+    sa.Column("body", Json, nullable=True),
+    sa.Column("headers", Json, nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)

@@ -57,6 +57,13 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Lead when possible, publish until `stop`; recover from lost connections."""
+        await self._publisher.start()
+        try:
+            await self._relay(stop)
+        finally:
+            await self._publisher.stop()
+
+    async def _relay(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 async with self._engine.connect() as conn:

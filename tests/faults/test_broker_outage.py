@@ -24,7 +24,6 @@ async def test_appends_continue_while_the_broker_is_down(
 ) -> None:
     topic = await create_topic(kafka_bootstrap)
     publisher = KafkaPublisher(kafka_bootstrap)
-    await publisher.start()
     config = RelayConfig(service=database.schema, topic=topic, source="/faults", retry_delay=0.5)
     relay = OutboxRelay(database.engine, publisher, config)
     stop = asyncio.Event()
@@ -54,7 +53,6 @@ async def test_appends_continue_while_the_broker_is_down(
     finally:
         stop.set()
         await relaying
-        await publisher.stop()
         await kafka.start(settings)  # whatever happened, leave the broker running
 
     on_topic = await read_topic(kafka_bootstrap, topic)

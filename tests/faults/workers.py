@@ -86,7 +86,6 @@ async def crash_mid_batch(
 async def run_relay(args: argparse.Namespace) -> None:
     engine = create_engine(args.database_url, schema=args.schema, pool_size=2)
     publisher = KafkaPublisher(args.bootstrap)
-    await publisher.start()
     config = RelayConfig(service=args.schema, topic=args.topic, source="/faults", batch_size=200)
     await OutboxRelay(engine, publisher, config).run(asyncio.Event())
 

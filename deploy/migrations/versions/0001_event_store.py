@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 revision: str = "0001_event_store"
 down_revision: str | Sequence[str] | None = None
-branch_labels: str | Sequence[str] | None = ("eventstore",)
+branch_labels: str | Sequence[str] | None = ("shared",)
 depends_on: str | Sequence[str] | None = None
 
 

@@ -1,0 +1,35 @@
+"""How routes reach the registry's pieces: one `RegistryContext` per app, as a dependency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.registry.handlers import Registry
+from shared.app import ServiceContext
+from shared.http.auth import Principal, requires
+
+SERVICE = "registry"
+
+
+@dataclass(frozen=True)
+class RegistryContext:
+    engine: AsyncEngine
+    registry: Registry
+    source: str
+
+
+def registry_context(request: Request) -> RegistryContext:
+    context: ServiceContext = request.app.state.services[SERVICE]
+    found: RegistryContext = context.extras["registry"]
+    return found
+
+
+Context = Annotated[RegistryContext, Depends(registry_context)]
+Reader = Annotated[Principal, Depends(requires("contributors:read"))]
+Writer = Annotated[Principal, Depends(requires("contributors:write"))]
+Ingester = Annotated[Principal, Depends(requires("events:ingest"))]
+ScimClient = Annotated[Principal, Depends(requires("scim"))]

@@ -1,0 +1,129 @@
+"""Errors as RFC 9457 problem details (`application/problem+json`), for every service.
+
+Each problem has a stable `type` (a relative URI under /problems/), a `title` that never
+varies for that type, a `detail` for this occurrence and, for validation, `errors` naming
+each offending field by JSON pointer. A 500 is always a bug; everything the caller can fix
+is a 4xx.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
+
+
+class Problem(Exception):
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        *,
+        errors: Sequence[Mapping[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.errors = list(errors or [])
+        self.headers = dict(headers or {})
+        self.extensions = extensions
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"/problems/{self.slug}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            **self.extensions,
+        }
+        if instance:
+            body["instance"] = instance
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.body(instance), problem.status, headers=problem.headers, media_type=PROBLEM_JSON
+    )
+
+
+def pointer(location: Sequence[str | int]) -> str:
+    """A JSON pointer (RFC 6901) for a pydantic error location, without the `body` prefix."""
+    parts = list(location[1:] if location and location[0] == "body" else location)
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def validation_problem(errors: Sequence[Mapping[str, Any]], detail: str | None = None) -> Problem:
+    fields = [
+        {
+            "pointer": pointer(e.get("loc", ())),
+            "in": str(e["loc"][0]) if e.get("loc") else "body",
+            "detail": e.get("msg", "invalid"),
+            "code": e.get("type", "invalid"),
+        }
+        for e in errors
+    ]
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return Problem(
+            400,
+            "malformed-json",
+            "Malformed JSON",
+            "the request body is not valid JSON",
+            errors=fields,
+        )
+    summary = "; ".join(f"{f['pointer']}: {f['detail']}" for f in fields[:3])
+    return Problem(422, "validation-failed", "Validation failed", detail or summary, errors=fields)
+
+
+_STATUS_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthenticated", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+}
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Problem)
+        return problem_response(exc, request.url.path)
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return problem_response(validation_problem(exc.errors()), request.url.path)
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        slug, title = _STATUS_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+        problem = Problem(exc.status_code, slug, title, str(exc.detail), headers=exc.headers)
+        return problem_response(problem, request.url.path)
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        problem = Problem(500, "internal-error", "Internal error", "an unexpected error occurred")
+        return problem_response(problem, request.url.path)
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)

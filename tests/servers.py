@@ -1,0 +1,64 @@
+"""Services under test, served by uvicorn on a free loopback port inside the test process,
+and a fresh PostgreSQL database for each test session."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from shared.http.auth import SCOPES, Authenticator
+
+SIGNING_KEY = "test-signing-key-" + "x" * 32
+
+
+@asynccontextmanager
+async def fresh_postgres_database(admin_url: str) -> AsyncIterator[str]:
+    url = make_url(admin_url)
+    name = f"wfe_test_{uuid.uuid4().hex[:10]}"
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@dataclass
+class RunningApp:
+    base_url: str
+    authenticator: Authenticator
+
+    def client(self, *scopes: str, subject: str = "tester") -> httpx.AsyncClient:
+        token = self.authenticator.mint(subject, scopes or SCOPES)
+        return httpx.AsyncClient(
+            base_url=self.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+
+
+@asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[RunningApp]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("the server stopped before it started")
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield RunningApp(f"http://127.0.0.1:{port}", app.state.authenticator)
+    finally:
+        server.should_exit = True
+        await task
