@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from services.registry.api import rest
+from services.registry.api import cloudevents, rest
 from services.registry.api.context import SERVICE, RegistryContext
 from services.registry.domain.types import ContributorTypes
 from services.registry.handlers import Registry
@@ -43,6 +43,7 @@ async def _readiness(context: ServiceContext) -> dict[str, Any]:
 def definition() -> ServiceDefinition:
     router = APIRouter()
     router.include_router(rest.router)
+    router.include_router(cloudevents.router)
     return ServiceDefinition(
         name=SERVICE,
         router=router,

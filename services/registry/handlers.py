@@ -10,7 +10,7 @@ naming the existing contributor — never a silent second identity.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -87,11 +87,12 @@ class Registry:
         *,
         metadata: dict[str, Any],
         expected_version: int | None = None,
-        event_ids: Sequence[uuid.UUID] | None = None,
+        event_id: Callable[[int], uuid.UUID] | None = None,
         now: datetime | None = None,
     ) -> Outcome:
-        """Decides and records. `event_ids` (derived from a CloudEvent's source and id) make
-        ingestion idempotent; REST callers get random ids and idempotency keys instead."""
+        """Decides and records. `event_id(i)` names the i-th recorded event: ingestion
+        derives it from the posted event's source and id, which makes re-posting idempotent;
+        REST callers get random ids, and idempotency keys instead."""
         now = now or datetime.now(UTC)
         state, stream = await self.load(conn, command.contributor_id)
         current = state.version if state else NO_STREAM
@@ -103,10 +104,9 @@ class Registry:
         if not decisions:
             assert state is not None  # only an existing contributor can be asked for a no-op
             return Outcome(state, [])
-        ids = list(event_ids or [])
         new_events = [
             NewEvent(
-                event_id=ids[i] if i < len(ids) else uuid.uuid4(),
+                event_id=event_id(i) if event_id else uuid.uuid4(),
                 type=d.event.TYPE,
                 data=d.event.model_dump(mode="json"),
                 effective_time=d.effective_at,
