@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from services.registry.api import cloudevents, rest
+from services.registry.api import cloudevents, rest, self_identification
 from services.registry.api.context import SERVICE, RegistryContext
 from services.registry.domain.types import ContributorTypes
 from services.registry.handlers import Registry
@@ -44,6 +44,7 @@ def definition() -> ServiceDefinition:
     router = APIRouter()
     router.include_router(rest.router)
     router.include_router(cloudevents.router)
+    router.include_router(self_identification.router)
     return ServiceDefinition(
         name=SERVICE,
         router=router,

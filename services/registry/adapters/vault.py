@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -24,7 +23,7 @@ class KeyDestroyed(LookupError):
     """The contributor's key was destroyed by erasure (or never existed): nothing to read."""
 
 
-async def store(conn: AsyncConnection, contributor_id: str, values: Mapping[str, str]) -> str:
+async def store(conn: AsyncConnection, contributor_id: str, values: dict[str, str]) -> str:
     """Encrypts and stores the values; returns the key reference the event will carry."""
     key = await _key(conn, contributor_id, create=True)
     nonce = os.urandom(12)
@@ -49,6 +48,15 @@ async def store(conn: AsyncConnection, contributor_id: str, values: Mapping[str,
 
 
 async def read(conn: AsyncConnection, contributor_id: str) -> dict[str, str] | None:
+    """The answers on file, or None when there are none (never given, or erased)."""
+    try:
+        return await read_or_raise(conn, contributor_id)
+    except KeyDestroyed:
+        return None
+
+
+async def read_or_raise(conn: AsyncConnection, contributor_id: str) -> dict[str, str]:
+    """The answers on file; `KeyDestroyed` when there is no readable answer."""
     row = (
         await conn.execute(
             sa.select(self_identifications.c.nonce, self_identifications.c.ciphertext).where(
@@ -56,9 +64,9 @@ async def read(conn: AsyncConnection, contributor_id: str) -> dict[str, str] | N
             )
         )
     ).first()
-    if row is None:
-        return None
     key = await _key(conn, contributor_id, create=False)
+    if row is None:
+        raise KeyDestroyed(contributor_id)
     values: dict[str, str] = json.loads(
         AESGCM(key).decrypt(row.nonce, row.ciphertext, contributor_id.encode())
     )

@@ -15,8 +15,14 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, create_model
 
 from services.registry.adapters.tables import contributors
-from services.registry.api.context import Context, Reader, RegistryContext, Writer
-from services.registry.api.errors import REGISTRY_ERRORS, problem_for
+from services.registry.api.context import Context, Reader, Writer
+from services.registry.api.errors import problem_for
+from services.registry.api.execution import (
+    ContributorId,
+    IdempotencyKey,
+    IfMatch,
+    run_command,
+)
 from services.registry.api.representation import (
     ContributorOut,
     ContributorPage,
@@ -28,63 +34,11 @@ from services.registry.api.representation import (
 from services.registry.domain import commands as c
 from services.registry.domain.errors import ContributorNotFound
 from services.registry.domain.values import Identifier
-from shared.http.auth import Principal
-from shared.http.conditional import etag, expected_version
-from shared.http.idempotency import StoredResponse, request_hash, run_once
+from shared.http.conditional import etag
 from shared.http.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from shared.http.problems import Problem
 
 router = APIRouter(prefix="/v1/contributors", tags=["contributors"])
-
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
-ContributorId = Annotated[
-    str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
-]
-
-
-def event_metadata(request: Request, principal: Principal, channel: str) -> dict[str, Any]:
-    return {
-        "actor": principal.subject,
-        "channel": channel,
-        "correlation_id": request.headers.get("x-correlation-id") or str(uuid.uuid4()),
-    }
-
-
-async def run_command(
-    request: Request,
-    ctx: RegistryContext,
-    principal: Principal,
-    command: c.RegistryCommand,
-    *,
-    idempotency_key: str | None,
-    if_match: str | None,
-    created: bool = False,
-) -> Response:
-    expected = expected_version(if_match)
-
-    async def effect(conn: Any) -> StoredResponse:
-        outcome = await ctx.registry.execute(
-            conn,
-            command,
-            metadata=event_metadata(request, principal, "rest"),
-            expected_version=expected,
-        )
-        headers = {"ETag": etag(outcome.state.version)}
-        if created:
-            headers["Location"] = f"/v1/contributors/{outcome.state.id}"
-        body = contributor_out(outcome.state).model_dump(mode="json")
-        return StoredResponse(201 if created else 200, body, headers)
-
-    fingerprint = request_hash(request.method, request.url.path, await request.body())
-    try:
-        response, replayed = await run_once(
-            ctx.engine, idempotency_key, principal.subject, fingerprint, effect
-        )
-    except REGISTRY_ERRORS as error:
-        raise problem_for(error) from error
-    headers = {**response.headers, **({"Idempotent-Replayed": "true"} if replayed else {})}
-    return JSONResponse(response.body, response.status, headers=headers)
 
 
 class RegisterRequest(c.Register):
