@@ -24,7 +24,7 @@ class FreshDatabase:
 
 @asynccontextmanager
 async def fresh_database(
-    backend: str, postgres_url: str, tmp_dir: Path, target: str = "eventstore@head"
+    backend: str, postgres_url: str, tmp_dir: Path, target: str = "shared@head"
 ) -> AsyncIterator[FreshDatabase]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     url = postgres_url if backend == "postgres" else f"sqlite+aiosqlite:///{tmp_dir / schema}.db"

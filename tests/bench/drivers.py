@@ -97,7 +97,9 @@ def closed_loop_threads(appends: Sequence[SyncAppend], budget: Budget) -> Measur
         thread.start()
     for thread in threads:
         thread.join()
-    return Measurement(sum(counts), time.perf_counter() - start, [x for ls in latencies for x in ls])
+    return Measurement(
+        sum(counts), time.perf_counter() - start, [x for ls in latencies for x in ls]
+    )
 
 
 async def open_loop(appends: Sequence[AsyncAppend], rate: float, arrivals: int) -> Measurement:

@@ -3,36 +3,29 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_engine
-from shared.eventstore.model import NO_STREAM
-from shared.eventstore.store import event_store_for
+from shared.eventstore.store import EventStore, event_store_for
 from shared.migrations import migrate
 from tests.bench.drivers import AsyncAppend
-from tests.bench.payloads import Payload, new_event, payload_stream
 from tests.bench.tables import Stored, TableAdmin
-
-STREAM_LENGTH = 10
-"""Events per contributor stream before a writer moves on to a new contributor."""
+from tests.bench.workload import STREAM_LENGTH, Streams, new_event, payload_stream
 
 
 class OurStore:
-    name = "ours (PostgresEventStore)"
-    outbox = True
+    name = "ours"
 
     def __init__(self, url: str, schema: str, admin: TableAdmin) -> None:
-        self.url = url
         self.schema = schema
+        self._url = url
         self._admin = admin
-        self._store = event_store_for("postgresql")
 
     async def create(self) -> None:
-        engine = create_engine(self.url, schema=self.schema, pool_size=1)
+        engine = create_engine(self._url, schema=self.schema, pool_size=1)
         try:
             await migrate(engine, self.schema)
         finally:
@@ -45,65 +38,32 @@ class OurStore:
         return await self._admin.stored(self.schema, "events", "outbox")
 
     @asynccontextmanager
-    async def pool(self, connections: int) -> AsyncIterator[OurWriters]:
-        engine = create_engine(self.url, schema=self.schema, pool_size=connections)
+    async def writers(self, connections: int) -> AsyncIterator[OurWriters]:
+        engine = create_engine(self._url, schema=self.schema, pool_size=connections)
         try:
-            yield OurWriters(engine, self)
+            yield OurWriters(engine, event_store_for("postgresql"))
         finally:
             await engine.dispose()
 
 
 class OurWriters:
-    def __init__(self, engine: AsyncEngine, bench: OurStore) -> None:
+    def __init__(self, engine: AsyncEngine, store: EventStore) -> None:
         self._engine = engine
-        self._store = bench._store
+        self._store = store
 
     def single(self) -> AsyncAppend:
-        """Appends one event per transaction to this writer's own streams."""
         return self.batch(1, STREAM_LENGTH)
 
     def batch(self, size: int, stream_length: int | None = None) -> AsyncAppend:
-        """Appends `size` events per call; a new stream every `stream_length` events (by
-        default each call starts a new stream)."""
-        length = stream_length or size
+        """Each call appends `size` events in one transaction; by default to a new stream."""
         payloads = payload_stream()
-        versions = _stream_versions(length)
+        streams = Streams(stream_length or size)
 
         async def append() -> int:
-            stream_id, expected = next(versions)
-            batch = [new_event(_next(payloads)) for _ in range(size)]
+            stream, expected = streams.claim(size)
+            batch = [new_event(next(payloads)) for _ in range(size)]
             async with self._engine.begin() as conn:
-                await self._store.append(conn, stream_id, batch, expected)
-            versions.send(size)
+                await self._store.append(conn, str(stream), batch, expected)
             return size
 
         return append
-
-
-def _next(payloads: Iterator[Payload]) -> Payload:
-    return next(payloads)
-
-
-def _stream_versions(length: int) -> _Versions:
-    return _Versions(length)
-
-
-class _Versions:
-    """The writer's current stream and the version it must be at; `send(n)` records n
-    appended events and moves to a new stream once this one is `length` long."""
-
-    def __init__(self, length: int) -> None:
-        self._length = length
-        self._stream = ""
-        self._version = length
-
-    def __iter__(self) -> _Versions:
-        return self
-
-    def __next__(self) -> tuple[str, int]:
-        if self._version >= self._length:
-            self._stream, self._version = f"contributor-{uuid.uuid4()}", NO_STREAM
-        return self._stream, self._version
-
-    def send(self, appended: int) -> None:
-        self._version += appended
