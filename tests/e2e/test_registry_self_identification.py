@@ -63,13 +63,8 @@ async def test_answers_stay_out_of_events_and_erasure_shreds_them(
     assert marker.encode() not in stored
 
     async def on_kafka() -> bool:
-        return (
-            sum(
-                e.subject == cid
-                for _, e in await read_topic(kafka_bootstrap, "workforce.registry.events.v1")
-            )
-            >= 2
-        )
+        on_topic = await read_topic(kafka_bootstrap, "workforce.registry.events.v1")
+        return len([event for _, event in on_topic if event.subject == cid]) >= 2
 
     await eventually(on_kafka, 30, "the events to reach Kafka")
     for _, event in await read_topic(kafka_bootstrap, "workforce.registry.events.v1"):
