@@ -24,10 +24,9 @@ stack-down: $(BIN)/wfe
 stack-status: $(BIN)/wfe
 	$(BIN)/wfe stack status
 
-# Until `wfe dev` runs the services: start what they need, then show where it is.
+# The embedded mode: every service in one process, SQLite, no Kafka, no PostgreSQL.
 run: $(BIN)/wfe
-	$(BIN)/wfe stack up
-	$(BIN)/wfe stack status
+	$(BIN)/wfe dev
 
 $(BIN)/wfe: pyproject.toml
 	test -x $(BIN)/pip || python3 -m venv $(VENV)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import serve, stack, token
+from shared.cli import dev, serve, stack, token
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False)
 app.add_typer(stack.app, name="stack")
 app.add_typer(serve.app, name="serve")
 app.add_typer(token.app, name="token")
+app.command(name="dev")(dev.dev)
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,42 @@
+"""`wfe dev`: every service in one process on one port, with SQLite files and the in-process
+transport in a data folder — nothing to install but Python."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from shared.cli.output import fail
+from shared.cli.serve import settings
+from shared.http.auth import SCOPES, Authenticator, InsecureSigningKey, signing_key
+
+console = Console()
+
+
+def dev(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    data_dir: Path = typer.Option(Path(".wfe/data"), help="Where the SQLite files live."),
+) -> None:
+    """Run everything in one process (embedded mode) and print a token to try it with."""
+    from services.registry.app import definition as registry
+    from shared.app import create_app
+
+    configured = settings().model_copy(
+        update={"data_dir": data_dir, "database_url": None, "kafka_bootstrap_servers": None}
+    )
+    try:
+        key = signing_key(configured.signing_key, configured.data_dir, configured.environment)
+        app = create_app([registry()], configured, "Workforce Ecosystem Orchestrator")
+    except InsecureSigningKey as exc:
+        fail(str(exc))
+    token = Authenticator(key).mint("admin", SCOPES, timedelta(hours=12))
+    base = f"http://{host}:{port}"
+    console.print(f"[bold]Workforce Ecosystem Orchestrator[/] (embedded mode, data in {data_dir})")
+    console.print(f"  API docs   {base}/docs")
+    console.print(f"  admin token (12 h, every scope):\n{token}", soft_wrap=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
