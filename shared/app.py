@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_engine
 from shared.http.auth import Authenticator, signing_key
+from shared.http.limits import BodyLimit
 from shared.http.problems import PROBLEM_JSON, install_problem_handlers
 from shared.migrations import migrate
 from shared.settings import ServiceSettings
@@ -101,6 +102,7 @@ def create_app(
     app.state.settings = settings
     install_problem_handlers(app)
     install_metrics(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     for service in services:
         app.include_router(service.router)
     _health_routes(app, services)
