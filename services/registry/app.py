@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from services.registry.api import cloudevents, rest, self_identification
+from services.registry.api import cloudevents, rest, scim, self_identification
 from services.registry.api.context import SERVICE, RegistryContext
 from services.registry.domain.types import ContributorTypes
 from services.registry.handlers import Registry
@@ -43,6 +43,7 @@ async def _readiness(context: ServiceContext) -> dict[str, Any]:
 def definition() -> ServiceDefinition:
     router = APIRouter()
     router.include_router(rest.router)
+    router.include_router(scim.router)
     router.include_router(cloudevents.router)
     router.include_router(self_identification.router)
     return ServiceDefinition(

@@ -281,8 +281,9 @@ async def test_tokens_and_scopes_are_enforced(registry: RunningApp) -> None:
 
 async def test_oversized_bodies_are_refused_before_they_are_read(api: RegistryClient) -> None:
     huge = b"[" + b" " * (5 * 1024 * 1024) + b"]"
-    declared = await api.http.post("/v1/events", content=huge,
-                                   headers={"content-type": "application/cloudevents-batch+json"})
+    declared = await api.http.post(
+        "/v1/events", content=huge, headers={"content-type": "application/cloudevents-batch+json"}
+    )
     assert declared.status_code == 413
     assert declared.headers["content-type"] == PROBLEM
 
@@ -290,6 +291,9 @@ async def test_oversized_bodies_are_refused_before_they_are_read(api: RegistryCl
         for _ in range(80):
             yield b" " * 65536
 
-    streamed = await api.http.post("/v1/events", content=chunks(),
-                                   headers={"content-type": "application/cloudevents-batch+json"})
+    streamed = await api.http.post(
+        "/v1/events",
+        content=chunks(),
+        headers={"content-type": "application/cloudevents-batch+json"},
+    )
     assert streamed.status_code == 413
