@@ -6,6 +6,7 @@ else the use case writes (the outbox always; read models, idempotency records, c
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import replace
@@ -14,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -39,6 +41,32 @@ COLUMNS = (
 )
 
 
+def _pending(
+    stream_id: str, new_events: Sequence[NewEvent], current: int, recorded_time: datetime
+) -> list[RecordedEvent]:
+    """The events as they will be stored, but for the positions the database assigns."""
+    return [
+        RecordedEvent(
+            position=0,
+            event_id=e.event_id,
+            stream_id=stream_id,
+            version=current + i,
+            type=e.type,
+            data=e.data,
+            metadata=e.metadata,
+            effective_time=e.effective_time,
+            recorded_time=recorded_time,
+        )
+        for i, e in enumerate(new_events, start=1)
+    ]
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetimes are refused: say which time zone")
+    return moment
+
+
 def recorded_from_row(row: Any) -> RecordedEvent:
     """From a row of `COLUMNS`."""
     return RecordedEvent(*row)
@@ -56,27 +84,19 @@ class EventStore(ABC):
         None for "any"). Re-appending stored event ids returns the stored events."""
         if not new_events:
             return []
+        recorded_time = datetime.now(UTC)
+        fast = await self._append_unchecked(
+            conn, stream_id, new_events, expected_version, recorded_time
+        )
+        if fast is not None:
+            return fast
         ids = [e.event_id for e in new_events]
         current, already = await self._precheck(conn, stream_id, ids)
         if already:
             return await self._replayed(conn, stream_id, ids, already)
         if expected_version is not None and expected_version != current:
             raise WrongExpectedVersion(stream_id, expected_version, current)
-        recorded_time = datetime.now(UTC)
-        pending = [
-            RecordedEvent(
-                position=0,
-                event_id=e.event_id,
-                stream_id=stream_id,
-                version=current + i,
-                type=e.type,
-                data=e.data,
-                metadata=e.metadata,
-                effective_time=e.effective_time,
-                recorded_time=recorded_time,
-            )
-            for i, e in enumerate(new_events, start=1)
-        ]
+        pending = _pending(stream_id, new_events, current, recorded_time)
         rows = [{c.name: getattr(e, c.name) for c in COLUMNS[1:]} for e in pending]
         try:
             result = await conn.execute(
@@ -90,6 +110,18 @@ class EventStore(ABC):
             outbox.insert(), [{"position": e.position, "stream_id": stream_id} for e in recorded]
         )
         return recorded
+
+    async def _append_unchecked(
+        self,
+        conn: AsyncConnection,
+        stream_id: str,
+        new_events: Sequence[NewEvent],
+        expected_version: int | None,
+        recorded_time: datetime,
+    ) -> list[RecordedEvent] | None:
+        """A backend's one-round-trip append for the common case (right version, new ids);
+        None sends the append down the general path, which says what went wrong."""
+        return None
 
     async def stream_version(self, conn: AsyncConnection, stream_id: str) -> int:
         current, _ = await self._precheck(conn, stream_id, [])
@@ -176,6 +208,36 @@ class SqliteEventStore(EventStore):
         return [recorded_from_row(row) for row in await conn.execute(query)]
 
 
+_PG_APPEND = sa.text(
+    """
+    WITH current AS (
+        SELECT coalesce(max(version), 0) AS version FROM events WHERE stream_id = :stream
+    ), inserted AS (
+        INSERT INTO events (event_id, stream_id, version, type, data, metadata,
+                            effective_time, recorded_time)
+        SELECT e.event_id, :stream, current.version + e.n, e.type, e.data::jsonb,
+               e.metadata::jsonb, e.effective_time, :recorded
+        FROM current, unnest(:ids, :types, :data, :metadata, :effective)
+             WITH ORDINALITY AS e(event_id, type, data, metadata, effective_time, n)
+        WHERE (CAST(:expected AS integer) IS NULL OR current.version = :expected)
+          AND NOT EXISTS (SELECT 1 FROM events WHERE event_id = ANY(:ids))
+        RETURNING position, version
+    ), boxed AS (
+        INSERT INTO outbox (position, stream_id) SELECT position, :stream FROM inserted
+    )
+    SELECT position, version FROM inserted ORDER BY version
+    """
+).bindparams(
+    sa.bindparam("ids", type_=ARRAY(sa.Uuid())),
+    sa.bindparam("types", type_=ARRAY(sa.Text())),
+    sa.bindparam("data", type_=ARRAY(sa.Text())),
+    sa.bindparam("metadata", type_=ARRAY(sa.Text())),
+    sa.bindparam("effective", type_=ARRAY(sa.DateTime(timezone=True))),
+    sa.bindparam("recorded", type_=sa.DateTime(timezone=True)),
+    sa.bindparam("expected", type_=sa.Integer()),
+)
+
+
 class PostgresEventStore(EventStore):
     """Positions come from an identity column, so a transaction can commit after another
     that took a higher position: tailing by position alone would skip it. The log is read
@@ -183,6 +245,33 @@ class PostgresEventStore(EventStore):
     transaction still running (the snapshot's xmin). Every transaction below xmin has
     finished, and any later commit has a transaction id at or above it, so nothing can
     appear behind a reader. The cost: readers trail the oldest open transaction."""
+
+    async def _append_unchecked(
+        self,
+        conn: AsyncConnection,
+        stream_id: str,
+        new_events: Sequence[NewEvent],
+        expected_version: int | None,
+        recorded_time: datetime,
+    ) -> list[RecordedEvent] | None:
+        params = {
+            "stream": stream_id,
+            "ids": [e.event_id for e in new_events],
+            "types": [e.type for e in new_events],
+            "data": [json.dumps(e.data, separators=(",", ":")) for e in new_events],
+            "metadata": [json.dumps(e.metadata, separators=(",", ":")) for e in new_events],
+            "effective": [_utc(e.effective_time) for e in new_events],
+            "recorded": recorded_time,
+            "expected": expected_version,
+        }
+        try:
+            rows = (await conn.execute(_PG_APPEND, params)).all()
+        except IntegrityError as exc:
+            raise WrongExpectedVersion(stream_id, expected_version, None) from exc
+        if not rows:
+            return None
+        pending = _pending(stream_id, new_events, rows[0].version - 1, recorded_time)
+        return [replace(e, position=row.position) for e, row in zip(pending, rows, strict=True)]
 
     async def read_all(
         self, conn: AsyncConnection, after: int | None = None, limit: int = 1000

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -103,6 +104,16 @@ _STATUS_SLUGS = {
 }
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """A lost or refused database connection: the caller should retry, nothing is wrong
+    with the request."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(
+            exc, sa_exc.OperationalError | sa_exc.InterfaceError
+        )
+    return isinstance(exc, OSError | ConnectionError)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
@@ -119,6 +130,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(problem, request.url.path)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if database_unavailable(exc):
+            log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+            problem = Problem(
+                503,
+                "database-unavailable",
+                "Database unavailable",
+                "the database cannot be reached right now: retry shortly",
+                headers={"Retry-After": "2"},
+            )
+            return problem_response(problem, request.url.path)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         problem = Problem(500, "internal-error", "Internal error", "an unexpected error occurred")
         return problem_response(problem, request.url.path)

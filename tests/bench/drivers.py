@@ -25,15 +25,15 @@ class Budget:
 
     def __init__(self, *, seconds: float | None = None, events: int | None = None) -> None:
         if (seconds is None) == (events is None):
-            raise ValueError("give a duration or an event count, not both")
-        self.seconds = seconds
+            raise ValueError("give exactly one of a duration and an event count")
+        self._seconds = seconds
         self._left = events
         self._deadline = 0.0
         self._lock = threading.Lock()
 
     def start(self) -> float:
         now = time.perf_counter()
-        self._deadline = now + (self.seconds or 0.0)
+        self._deadline = now + (self._seconds or 0.0)
         return now
 
     def take(self, events: int) -> bool:
@@ -57,6 +57,11 @@ class Measurement:
     @property
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds else 0.0
+
+    def __add__(self, other: Measurement) -> Measurement:
+        """Two slices of one measurement, taken at different times, as one."""
+        seconds = self.seconds + other.seconds
+        return Measurement(self.events + other.events, seconds, self.latencies + other.latencies)
 
     def percentile_ms(self, p: float) -> float | None:
         if not self.latencies:

@@ -1,0 +1,170 @@
+"""A contributor's facts: every registry event and policy decision reporting has seen.
+
+This is the projection's only state. Every row about a contributor is recomputed from it,
+which is what makes back-dated events work: an event effective ten days ago is folded into
+its place and the rows it changes come out of the recomputation. The facts are a *set*
+(registry events keyed by stream version, decisions by event id), so neither duplicates nor
+the interleaving of the two topics can change the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from services.registry.domain.events import RegistryEvent, parse
+from services.reporting.projections.model import (
+    POLICY_DECISIONS,
+    POLICY_PREFIX,
+    REGISTRY_PREFIX,
+    ConflictingEvent,
+    PolicyDecision,
+    ProjectedEvent,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryFact:
+    event_id: str
+    sequence: int
+    source: str
+    effective_time: datetime
+    recorded_time: datetime
+    payload: RegistryEvent
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyFact:
+    event_id: str
+    effective_time: datetime
+    recorded_time: datetime
+    decision: PolicyDecision
+
+    @property
+    def order(self) -> tuple[datetime, datetime, str]:
+        """Decisions take effect in this order, whatever order the topic delivered them in."""
+        return (self.effective_time, self.recorded_time, self.event_id)
+
+
+Fact = RegistryFact | PolicyFact
+
+
+def read_event(event: ProjectedEvent) -> Fact | None:
+    """The fact an event states, or None for a type reporting does not use.
+
+    An unknown *registry* type raises (the consumer dead-letters it): ignoring it would make
+    the live rows differ from a rebuild done after reporting learns the type.
+    """
+    if event.type.startswith(REGISTRY_PREFIX):
+        if event.sequence is None:
+            raise ValueError(f"registry event {event.event_id} has no sequence")
+        return RegistryFact(
+            event.event_id,
+            event.sequence,
+            event.source,
+            event.effective_time,
+            event.recorded_time,
+            parse(event.type, event.data),
+        )
+    decision_type = (
+        POLICY_DECISIONS.get(event.type) if event.type.startswith(POLICY_PREFIX) else None
+    )
+    if decision_type is None:
+        return None
+    decision = decision_type.model_validate(dict(event.data))
+    return PolicyFact(event.event_id, event.effective_time, event.recorded_time, decision)
+
+
+@dataclass(frozen=True, slots=True)
+class ContributorFacts:
+    contributor_id: str
+    registry: tuple[RegistryFact, ...] = ()
+    """In stream order (sequence)."""
+    policy: tuple[PolicyFact, ...] = ()
+    """In decision order (`PolicyFact.order`)."""
+
+    def with_fact(self, fact: Fact) -> ContributorFacts:
+        """These facts plus `fact`; `self` itself when the fact is already known."""
+        if isinstance(fact, PolicyFact):
+            if any(known.event_id == fact.event_id for known in self.policy):
+                return self
+            return replace(self, policy=tuple(sorted((*self.policy, fact), key=_policy_order)))
+        for known in self.registry:
+            if known.sequence == fact.sequence:
+                if known.event_id != fact.event_id:
+                    raise ConflictingEvent(
+                        f"{self.contributor_id} v{fact.sequence}: event {fact.event_id} "
+                        f"but {known.event_id} was seen first"
+                    )
+                return self
+        return replace(self, registry=tuple(sorted((*self.registry, fact), key=_sequence)))
+
+    def known_at(self, recorded: datetime) -> ContributorFacts:
+        """The facts as they had been recorded by `recorded`: derive rows from these to
+        answer "what did we know then?" (the rows themselves say what is known now)."""
+        return replace(
+            self,
+            registry=tuple(f for f in self.registry if f.recorded_time <= recorded),
+            policy=tuple(f for f in self.policy if f.recorded_time <= recorded),
+        )
+
+    def to_history(self) -> dict[str, Any]:
+        """The JSON the `history` column stores."""
+        return {
+            "registry": [
+                {
+                    "id": f.event_id,
+                    "sequence": f.sequence,
+                    "source": f.source,
+                    "effective": f.effective_time.isoformat(),
+                    "recorded": f.recorded_time.isoformat(),
+                    "type": f.payload.TYPE,
+                    "data": f.payload.model_dump(mode="json"),
+                }
+                for f in self.registry
+            ],
+            "policy": [
+                {
+                    "id": f.event_id,
+                    "effective": f.effective_time.isoformat(),
+                    "recorded": f.recorded_time.isoformat(),
+                    "type": f.decision.TYPE,
+                    "data": f.decision.model_dump(mode="json"),
+                }
+                for f in self.policy
+            ],
+        }
+
+    @classmethod
+    def from_history(cls, contributor_id: str, history: Mapping[str, Any]) -> ContributorFacts:
+        registry = tuple(
+            RegistryFact(
+                e["id"],
+                e["sequence"],
+                e["source"],
+                datetime.fromisoformat(e["effective"]),
+                datetime.fromisoformat(e["recorded"]),
+                parse(e["type"], e["data"]),
+            )
+            for e in history["registry"]
+        )
+        policy = tuple(
+            PolicyFact(
+                e["id"],
+                datetime.fromisoformat(e["effective"]),
+                datetime.fromisoformat(e["recorded"]),
+                POLICY_DECISIONS[e["type"]].model_validate(e["data"]),
+            )
+            for e in history["policy"]
+        )
+        return cls(contributor_id, registry, policy)
+
+
+def _sequence(fact: RegistryFact) -> int:
+    return fact.sequence
+
+
+def _policy_order(fact: PolicyFact) -> tuple[datetime, datetime, str]:
+    return fact.order
