@@ -23,6 +23,7 @@ def dev(
     data_dir: Path = typer.Option(Path(".wfe/data"), help="Where the SQLite files live."),
 ) -> None:
     """Run everything in one process (embedded mode) and print a token to try it with."""
+    from services.policy.app import definition as policy
     from services.registry.app import definition as registry
     from shared.app import create_app
 
@@ -31,7 +32,7 @@ def dev(
     )
     try:
         key = signing_key(configured.signing_key, configured.data_dir, configured.environment)
-        app = create_app([registry()], configured, "Workforce Ecosystem Orchestrator")
+        app = create_app([registry(), policy()], configured, "Workforce Ecosystem Orchestrator")
     except InsecureSigningKey as exc:
         fail(str(exc))
     token = Authenticator(key).mint("admin", SCOPES, timedelta(hours=12))

@@ -30,9 +30,10 @@ def settings() -> ServiceSettings:
 
 
 def _serve(service: str, host: str, port: int | None) -> None:
+    from services.policy.app import app as policy_app
     from services.registry.app import app as registry_app
 
-    factories = {"registry": registry_app}
+    factories = {"registry": registry_app, "policy": policy_app}
     try:
         asgi = factories[service](settings())
     except InsecureSigningKey as exc:
@@ -47,6 +48,15 @@ def registry(
 ) -> None:
     """The registry: contributors over REST, CloudEvents and SCIM."""
     _serve("registry", host, port)
+
+
+@app.command()
+def policy(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(PORTS["policy"], help="Port to listen on."),
+) -> None:
+    """Policy: rules per contributor type, decisions, access checks, timers."""
+    _serve("policy", host, port)
 
 
 @app.command()

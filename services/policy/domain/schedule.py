@@ -1,0 +1,114 @@
+"""Reminders due today and the future days on which policy must look at a contributor again.
+
+A reminder is due from its offset day until the target day; only the closest offset already
+reached counts, so a contributor first seen ten days before a contract end gets the 14-day
+reminder, not a burst of the 30- and 14-day ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from services.policy.domain.coverage import Coverage
+from services.policy.domain.days import shift
+from services.policy.domain.document import PolicyDocument
+from services.policy.domain.evaluation import (
+    GrantVerdict,
+    Reminder,
+    ReminderKind,
+    Requirement,
+    Timer,
+    TimerKind,
+)
+from services.policy.domain.view import PolicyView
+
+_Target = tuple[ReminderKind, str, date]
+
+_REMINDER_TIMER: dict[ReminderKind, TimerKind] = {
+    "contract_end": "reminder.contract_end",
+    "check_expiry": "reminder.check_expiry",
+    "grant_expiry": "reminder.grant_expiry",
+}
+
+
+def _targets(
+    view: PolicyView,
+    requirements: tuple[Requirement, ...],
+    grants: tuple[GrantVerdict, ...],
+    basis: Coverage,
+) -> list[_Target]:
+    if view.lifecycle == "offboarded":
+        return []
+    found: list[_Target] = []
+    if basis.state == "covered" and basis.end is not None and basis.contract_id is not None:
+        found.append(("contract_end", basis.contract_id, basis.end))
+    for r in requirements:
+        if r.state == "valid" and r.valid_until is not None:
+            found.append(("check_expiry", r.check, r.valid_until))
+    for g in grants:
+        if not g.must_revoke and g.expires_at is not None:
+            found.append(("grant_expiry", g.grant_id, g.expires_at.date()))
+    return found
+
+
+def due_reminders(
+    view: PolicyView,
+    policy: PolicyDocument,
+    requirements: tuple[Requirement, ...],
+    grants: tuple[GrantVerdict, ...],
+    basis: Coverage,
+    today: date,
+) -> tuple[Reminder, ...]:
+    due: list[Reminder] = []
+    for kind, subject, target in _targets(view, requirements, grants, basis):
+        reached = [o for o in policy.reminder_offsets_days if shift(target, -o) <= today <= target]
+        if reached:
+            due.append(Reminder(kind, subject, target, min(reached)))
+    return tuple(sorted(due))
+
+
+def timers(
+    view: PolicyView,
+    policy: PolicyDocument,
+    requirements: tuple[Requirement, ...],
+    grants: tuple[GrantVerdict, ...],
+    basis: Coverage,
+    today: date,
+) -> tuple[Timer, ...]:
+    found: list[Timer] = []
+    for kind, subject, target in _targets(view, requirements, grants, basis):
+        found += [
+            Timer(shift(target, -o), _REMINDER_TIMER[kind], subject)
+            for o in policy.reminder_offsets_days
+        ]
+    found += _contract_timers(view, grants, basis)
+    found += _check_timers(requirements)
+    for g in grants:
+        if g.expires_at is not None:
+            found.append(Timer(g.expires_at.date(), "grant_expiry", g.grant_id))
+    return tuple(sorted({t for t in found if t.due > today}))
+
+
+def _contract_timers(
+    view: PolicyView, grants: tuple[GrantVerdict, ...], basis: Coverage
+) -> Iterable[Timer]:
+    cid = basis.contract_id or ""
+    if basis.next_start is not None:
+        yield Timer(basis.next_start, "contract_start", basis.next_contract_id or "")
+    if basis.state == "covered" and basis.end is not None:
+        yield Timer(basis.end, "contract_end", cid)
+        if grants:
+            # The day after the end, access still held becomes a violation.
+            yield Timer(shift(basis.end, 1), "contract_lapsed", cid)
+    if view.lifecycle == "offboarded" and view.offboarded_on is not None and grants:
+        yield Timer(shift(view.offboarded_on, 1), "offboarding_lapsed", view.id)
+
+
+def _check_timers(requirements: tuple[Requirement, ...]) -> Iterable[Timer]:
+    for r in requirements:
+        if r.valid_until is not None and r.state == "valid":
+            yield Timer(shift(r.valid_until, 1), "check_expiry", r.check)
+        if r.due is not None and r.due != r.valid_until:
+            # The first day the consequence applies.
+            yield Timer(shift(r.due, 1), "check_due", r.check)

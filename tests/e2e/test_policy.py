@@ -1,0 +1,281 @@
+"""The policy service against the real stack: it consumes the registry's events from Kafka,
+decides per contributor type, fires durable timers, and publishes every decision."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from services.policy.app import definition as policy_definition
+from shared.app import create_app
+from shared.db import create_engine
+from shared.settings import ServiceSettings
+from tests.e2e.policy_support import Clock, active_contractor, caught_up, decision_types
+from tests.faults.harness import eventually
+from tests.servers import RunningApp, serve
+
+
+@pytest.fixture(scope="module")
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(scope="module")
+async def policy(stack_settings: ServiceSettings, clock: Clock) -> AsyncIterator[RunningApp]:
+    app = create_app([policy_definition(clock, timer_interval=0.2)], stack_settings, "policy")
+    async with serve(app) as running:
+        yield running
+
+
+@pytest.fixture
+async def clients(
+    registry: RunningApp, policy: RunningApp
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    async with registry.client() as r, policy.client() as p:
+        yield r, p
+
+
+def new_cid() -> str:
+    return f"p-{uuid.uuid4().hex[:12]}"
+
+
+async def test_strict_background_check_expiry_requires_revocation_on_the_day(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient], clock: Clock
+) -> None:
+    registry, policy = clients
+    cid = new_cid()
+    await active_contractor(
+        registry,
+        cid,
+        background_valid_until=clock.today,
+        contract_end=clock.today + timedelta(days=300),
+    )
+    evaluation = await caught_up(registry, policy, cid)
+    assert evaluation["compliance"]["status"] == "compliant", evaluation
+    history = (await policy.get(f"/v1/decisions/{cid}/history")).json()
+    revocations = [h["data"] for h in history if "revocation" in h["type"]]
+    assert not revocations, json.dumps(revocations)
+
+    clock.advance(1)  # the check expired yesterday; strict: suspend access at once
+
+    async def revoked() -> bool:
+        return "access_revocation_required" in await decision_types(policy, cid)
+
+    await eventually(revoked, 30, "the expiry timer to fire")
+    history = (await policy.get(f"/v1/decisions/{cid}/history")).json()
+    revocation = next(h for h in history if h["type"].endswith("access_revocation_required.v1"))
+    assert revocation["data"]["grant_id"] == "g-1"
+    assert revocation["data"]["as_of"] == str(clock.today)
+    assert revocation["data"]["enforced"] is True
+    clock.advance(-1)
+
+
+async def test_contract_end_requires_revocation(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient], clock: Clock
+) -> None:
+    registry, policy = clients
+    cid = new_cid()
+    await active_contractor(
+        registry,
+        cid,
+        background_valid_until=clock.today + timedelta(days=300),
+        contract_end=clock.today,
+    )
+    await caught_up(registry, policy, cid)
+    history = (await policy.get(f"/v1/decisions/{cid}/history")).json()
+    reasons = [
+        h["data"].get("reasons") or h["data"].get("reason")
+        for h in history
+        if h["type"].endswith("access_revocation_required.v1")
+    ]
+    assert reasons, "no revocation required on the contract's last day"
+    assert "contract_ended" in str(reasons)
+
+
+async def test_access_check_permits_up_to_the_ceiling_and_explains(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient], clock: Clock
+) -> None:
+    registry, policy = clients
+    cid = new_cid()
+    await active_contractor(
+        registry,
+        cid,
+        background_valid_until=clock.today + timedelta(days=300),
+        contract_end=clock.today + timedelta(days=300),
+    )
+    await caught_up(registry, policy, cid)
+
+    async def check(classification: str, approvals: list[str]) -> dict[str, Any]:
+        response = await policy.post(
+            "/v1/access/check",
+            json={
+                "contributor_id": cid,
+                "resource": "crm",
+                "classification": classification,
+                "approvals": approvals,
+            },
+        )
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    allowed = await check("confidential", ["sponsor-9"])
+    assert allowed["permit"] is True
+    assert allowed["reasons"]
+    over = await check("restricted", ["sponsor-9"])
+    assert over["permit"] is False
+    assert any("over_ceiling" in r for r in over["reasons"])
+    unapproved = await check("internal", [])
+    assert unapproved["permit"] is False
+    unknown = await policy.post(
+        "/v1/access/check",
+        json={"contributor_id": "nobody", "resource": "crm", "classification": "public"},
+    )
+    assert unknown.status_code == 404
+
+
+async def test_invalid_policies_are_refused_with_exact_paths(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient],
+) -> None:
+    _, policy = clients
+    versions_before = len((await policy.get("/v1/policies")).json())
+    current = (await policy.get("/v1/policies/current")).json()["document"]
+    broken = {
+        **current,
+        "types": {
+            **current["types"],
+            "contractor": {
+                **current["types"]["contractor"],
+                "access": {**current["types"]["contractor"]["access"], "ceiling": "galactic"},
+            },
+        },
+    }
+    response = await policy.post("/v1/policies", json={"document": broken, "reason": "oops"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "/types/contractor/access/ceiling" in [e["pointer"] for e in response.json()["errors"]]
+    alien = {**current, "types": {**current["types"], "wizard": current["types"]["partner"]}}
+    response = await policy.post("/v1/policies", json={"document": alien, "reason": "oops"})
+    assert response.status_code == 422
+    assert "/types/wizard" in [e["pointer"] for e in response.json()["errors"]]
+    assert len((await policy.get("/v1/policies")).json()) == versions_before
+
+
+async def test_record_only_logs_and_simulate_predicts_what_enforcing_emits(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient], clock: Clock
+) -> None:
+    registry, policy = clients
+    cid = new_cid()
+    await active_contractor(
+        registry,
+        cid,
+        background_valid_until=clock.today + timedelta(days=300),
+        contract_end=clock.today + timedelta(days=300),
+    )
+    granted = await registry.post(
+        f"/v1/contributors/{cid}/access-grants",
+        json={
+            "grant_id": "g-conf",
+            "resource": "finance",
+            "classification": "confidential",
+            "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+        },
+    )
+    assert granted.status_code == 200
+    await caught_up(registry, policy, cid)
+    current = (await policy.get("/v1/policies/current")).json()["document"]
+    types = current["types"]
+    lowered = {
+        **types,
+        "contractor": {
+            **types["contractor"],
+            "access": {**types["contractor"]["access"], "ceiling": "internal"},
+        },
+    }
+
+    recorded = await policy.post(
+        "/v1/policies",
+        json={"document": {**current, "mode": "record_only", "types": lowered}, "reason": "trial"},
+    )
+    assert recorded.status_code == 201, recorded.text
+    history = (await policy.get(f"/v1/decisions/{cid}/history")).json()
+    trial = [h for h in history if h["data"].get("mode") == "record_only"]
+    assert trial
+    assert all(h["data"]["enforced"] is False for h in trial)
+
+    candidate = {**current, "mode": "enforced", "types": lowered}
+    simulated = await policy.post("/v1/policies/simulate", json={"document": candidate})
+    assert simulated.status_code == 200, simulated.text
+    predicted = {
+        c["contributor_id"]: sorted(d["type"] for d in c["decisions"])
+        for c in simulated.json()["changes"]
+    }
+    assert cid in predicted
+    before = {c: len((await policy.get(f"/v1/decisions/{c}/history")).json()) for c in predicted}
+    published = await policy.post("/v1/policies", json={"document": candidate, "reason": "go"})
+    assert published.status_code == 201
+    assert published.json()["decisions_emitted"] == sum(len(v) for v in predicted.values())
+    for contributor, expected in predicted.items():
+        history = (await policy.get(f"/v1/decisions/{contributor}/history")).json()
+        emitted = sorted(h["type"] for h in history[before[contributor] :])
+        assert emitted == expected, contributor
+    revoked = [
+        h
+        for h in (await policy.get(f"/v1/decisions/{cid}/history")).json()
+        if h["type"].endswith("access_revocation_required.v1") and h["data"]["enforced"]
+    ]
+    assert [h["data"]["grant_id"] for h in revoked] == ["g-conf"]
+    # Restore the default for the other tests.
+    restored = await policy.post("/v1/policies", json={"document": current, "reason": "reset"})
+    assert restored.status_code == 201
+
+
+async def test_a_restart_with_pending_timers_loses_none_and_fires_none_twice(
+    stack_settings: ServiceSettings, registry: RunningApp, clock: Clock
+) -> None:
+    restart_clock = Clock(clock.today)
+    cids = [new_cid() for _ in range(3)]
+    app = create_app([policy_definition(restart_clock, timer_interval=0.2)], stack_settings, "p")
+    async with serve(app) as first, registry.client() as r, first.client() as p:
+        for cid in cids:
+            await active_contractor(
+                r,
+                cid,
+                background_valid_until=restart_clock.today,
+                contract_end=restart_clock.today + timedelta(days=300),
+            )
+        for cid in cids:
+            await caught_up(r, p, cid)
+    restart_clock.advance(1)  # the timers fall due while policy is down
+    again = create_app([policy_definition(restart_clock, timer_interval=0.2)], stack_settings, "p")
+    async with serve(again) as second, second.client() as p:
+
+        async def all_fired() -> bool:
+            fired = [("access_revocation_required" in await decision_types(p, cid)) for cid in cids]
+            return all(fired)
+
+        await eventually(all_fired, 30, "the overdue timers to fire after the restart")
+        for cid in cids:
+            assert (await decision_types(p, cid)).count("access_revocation_required") == 1
+    assert stack_settings.database_url is not None
+    engine = create_engine(stack_settings.database_url, schema="policy", pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            pending = await conn.scalar(
+                sa.text(
+                    "SELECT count(*) FROM timers WHERE fired_at IS NULL AND due <= :today "
+                    "AND contributor_id = ANY(:ids)"
+                ),
+                {"today": restart_clock.today, "ids": cids},
+            )
+    finally:
+        await engine.dispose()
+    assert pending == 0
+    assert isinstance(restart_clock.today, date)

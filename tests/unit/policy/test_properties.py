@@ -1,0 +1,81 @@
+"""Properties over random histories and random policies."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.policy.domain.cedar import check_access
+from services.policy.domain.coverage import coverage
+from services.policy.domain.document import PolicyDocument, content_hash
+from services.policy.domain.evaluate import decisions, evaluate
+from services.policy.domain.view import PolicyView, apply
+
+from .strategies import days, histories, policies
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def fold(history: list[tuple[tuple[str, Any], date]]) -> PolicyView:
+    view = PolicyView()
+    for version, ((event_type, data), day) in enumerate(history, start=1):
+        view = apply(view, event_type, data, datetime.combine(day, time(9), tzinfo=UTC), version)
+    return view
+
+
+@FAST
+@given(histories, policies, days)
+def test_evaluate_never_raises_and_repeating_it_is_not_news(
+    history: list[tuple[tuple[str, Any], date]], policy: PolicyDocument, today: date
+) -> None:
+    view = fold(history)
+    e = evaluate(view, policy, content_hash(policy), today)
+    assert e == evaluate(view, policy, content_hash(policy), today)
+    assert decisions(e, e) == []
+    assert all(t.due > today for t in e.timers)
+    assert list(e.timers) == sorted(set(e.timers))
+    for d in decisions(None, e):
+        assert (d.policy_hash, d.based_on_version) == (e.policy_hash, view.version)
+        assert d.enforced == (policy.mode == "enforced")
+
+
+@FAST
+@given(histories, policies, policies, days, days)
+def test_decisions_between_any_two_evaluations_are_well_formed(
+    history: list[tuple[tuple[str, Any], date]],
+    old: PolicyDocument,
+    new: PolicyDocument,
+    day: date,
+    later: date,
+) -> None:
+    view = fold(history)
+    before = evaluate(view, old, content_hash(old), day)
+    after = evaluate(view, new, content_hash(new), later)
+    for d in decisions(before, after):
+        assert d.policy_hash == content_hash(new)
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories, policies, days, st.booleans())
+def test_cedar_answers_for_every_view_and_agrees_with_evaluate(
+    history: list[tuple[tuple[str, Any], date]],
+    policy: PolicyDocument,
+    today: date,
+    approved: bool,
+) -> None:
+    view = fold(history)
+    approvals = [view.sponsor or ""] if approved else []
+    e = evaluate(view, policy, content_hash(policy), today)
+    # Revoked today for these reasons, the same access asked for again is refused. (On a
+    # contract's last day the grant is revoked but access still counts until the day ends.)
+    hard = {"offboarded", "non_compliant", "over_ceiling", "not_allowed_system"}
+    if coverage(view, today).state == "ended":
+        hard.add("contract_ended")
+    for g in e.grants:
+        answer = check_access(view, policy, g.resource, g.classification, "read", today, approvals)
+        if hard & set(g.revoke):
+            assert not answer.permit, (g, answer.reasons)
+        assert answer.reasons
