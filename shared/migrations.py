@@ -10,6 +10,9 @@ from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "deploy" / "migrations"
+SHARED_TABLES = "0002_idempotency_keys"
+"""The last revision every service shares (event store, outbox, checkpoints, idempotency
+keys). Each service's branch starts from it, so `shared@head` would name several heads."""
 
 
 def _upgrade(connection: sa.Connection, target: str) -> None:
@@ -19,7 +22,7 @@ def _upgrade(connection: sa.Connection, target: str) -> None:
     command.upgrade(config, target)
 
 
-async def migrate(engine: AsyncEngine, schema: str, target: str = "shared@head") -> None:
+async def migrate(engine: AsyncEngine, schema: str, target: str = SHARED_TABLES) -> None:
     """Create the schema if needed and upgrade it to `target` (a branch label or revision)."""
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_engine
-from shared.migrations import migrate
+from shared.migrations import SHARED_TABLES, migrate
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class FreshDatabase:
 
 @asynccontextmanager
 async def fresh_database(
-    backend: str, postgres_url: str, tmp_dir: Path, target: str = "shared@head"
+    backend: str, postgres_url: str, tmp_dir: Path, target: str = SHARED_TABLES
 ) -> AsyncIterator[FreshDatabase]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     url = postgres_url if backend == "postgres" else f"sqlite+aiosqlite:///{tmp_dir / schema}.db"
