@@ -170,3 +170,27 @@ async def test_sixteen_concurrent_writers_on_one_stream(
     assert [e.version for e in stream] == sorted(wins)
     assert len(wins) + conflicts == 16 * 15
     assert conflicts > 0, "16 writers racing on one stream never conflicted: not a race"
+
+
+async def test_large_batches_keep_the_same_contract(engine: AsyncEngine, store: EventStore) -> None:
+    """Large batches take PostgreSQL's COPY path: versions, ids, positions, the outbox and
+    both refusals must be exactly those of the one-statement path."""
+    batch = [new_event(i) for i in range(150)]
+    async with engine.begin() as conn:
+        first = await store.append(conn, "big", batch[:100], NO_STREAM)
+        second = await store.append(conn, "big", batch[100:], 100)
+    async with engine.begin() as conn:
+        replayed = await store.append(conn, "big", batch[:100], NO_STREAM)
+    with pytest.raises(WrongExpectedVersion):
+        async with engine.begin() as conn:
+            await store.append(conn, "big", [new_event(i) for i in range(100)], 100)
+    async with engine.connect() as conn:
+        stream = await store.read_stream(conn, "big")
+        boxed = (await conn.execute(sa.select(outbox.c.position))).scalars().all()
+        log = await store.read_all(conn, limit=1000)
+    assert stream == [*first, *second]
+    assert replayed == first
+    assert [e.version for e in stream] == list(range(1, 151))
+    assert [e.event_id for e in stream] == [e.event_id for e in batch]
+    assert sorted(boxed) == sorted(e.position for e in stream)
+    assert log == stream

@@ -35,7 +35,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "events",
-        sa.Column("position", position, sa.Identity(always=True), primary_key=True),
+        # BY DEFAULT, so that a large batch can reserve positions and COPY them in.
+        sa.Column("position", position, sa.Identity(always=False), primary_key=True),
         sa.Column("event_id", sa.Uuid(), nullable=False),
         sa.Column("stream_id", sa.Text(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
