@@ -22,6 +22,7 @@ from shared.catalogue import Catalogue, InvalidEventData, UnknownEventType
 from shared.db import upsert
 from shared.envelope import CloudEvent, UndecodableMessage, from_binary
 from shared.eventstore.tables import checkpoints, consumed_streams
+from shared.telemetry import CONSUMER_EVENTS, CONSUMER_LAG
 from shared.transport.base import (
     IncomingMessage,
     OutgoingMessage,
@@ -112,7 +113,10 @@ class CheckpointedConsumer:
         partitions = sorted(self._subscriber.assignment())
         ends = await self._subscriber.end_offsets(partitions)
         stored = await self._stored_offsets(partitions)
-        return {tp: ends[tp] - stored.get(tp, 0) for tp in partitions}
+        lag = {tp: ends[tp] - stored.get(tp, 0) for tp in partitions}
+        for tp, behind in lag.items():
+            CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(behind)
+        return lag
 
     async def process(self, batch: Mapping[TopicPartition, Sequence[IncomingMessage]]) -> None:
         messages = [m for part in batch.values() for m in part]
@@ -131,8 +135,7 @@ class CheckpointedConsumer:
             await self._process_one_by_one(deliveries, dead, next_offsets)
             return
         await self._dead_letter(dead)
-        self.stats.processed += len(fresh)
-        self.stats.duplicates += len(deliveries) - len(fresh)
+        self._count(len(fresh), len(deliveries) - len(fresh))
 
     def _decode(
         self, messages: Sequence[IncomingMessage]
@@ -161,8 +164,7 @@ class CheckpointedConsumer:
                     fresh = await self._unseen(conn, [delivery])
                     await self._handler(conn, fresh)
                     await self._record(conn, fresh, {})
-                self.stats.processed += len(fresh)
-                self.stats.duplicates += 1 - len(fresh)
+                self._count(len(fresh), 1 - len(fresh))
             except (sa.exc.DBAPIError, OSError):
                 raise
             except Exception as exc:
@@ -226,11 +228,18 @@ class CheckpointedConsumer:
             ["consumer", "topic", "partition"],
         )
 
+    def _count(self, processed: int, duplicates: int) -> None:
+        self.stats.processed += processed
+        self.stats.duplicates += duplicates
+        CONSUMER_EVENTS.labels(self.name, "processed").inc(processed)
+        CONSUMER_EVENTS.labels(self.name, "duplicate").inc(duplicates)
+
     async def _dead_letter(self, dead: Sequence[DeadLetter]) -> None:
         if not dead:
             return
         await self._deadletters.publish([self._dead_letter_message(d) for d in dead])
         self.stats.dead_letters += len(dead)
+        CONSUMER_EVENTS.labels(self.name, "dead_letter").inc(len(dead))
         for d in dead:
             log.warning(
                 "consumer %s: dead-lettered %s/%d@%d: %s",
