@@ -93,6 +93,13 @@ class CheckpointedConsumer:
         """Nothing to flush: every processed batch is already committed with its offsets."""
 
     async def run(self, stop: asyncio.Event) -> None:
+        await self._deadletters.start()
+        try:
+            await self._consume(stop)
+        finally:
+            await self._deadletters.stop()
+
+    async def _consume(self, stop: asyncio.Event) -> None:
         await self._subscriber.start(self)
         try:
             while not stop.is_set():

@@ -73,14 +73,13 @@ async def consume_until(
     group: str = "projector",
 ) -> CheckpointedConsumer:
     """Runs a consumer until it has handled `done` messages (applied, skipped or dead)."""
-    publisher = await transport.publisher()
     consumer = CheckpointedConsumer(
         group,
         engine,
         transport.new_subscriber(group, [topic]),
         handler or project,  # type: ignore[arg-type]
         catalogue,
-        publisher,
+        transport.new_publisher(),
         deadletter_topic,
         fetch_timeout_ms=50,
     )

@@ -93,7 +93,6 @@ async def run_relay(args: argparse.Namespace) -> None:
 async def run_consumer(args: argparse.Namespace) -> None:
     engine = create_engine(args.database_url, schema=args.schema, pool_size=2)
     deadletters = KafkaPublisher(args.bootstrap)
-    await deadletters.start()
     # Short sessions: a killed member's partitions move on after 1.5 s, not 10 s.
     subscriber = KafkaSubscriber(args.bootstrap, args.group, [args.topic], session_timeout_ms=1500)
     rate = args.crash_rate
