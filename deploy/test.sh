@@ -74,4 +74,13 @@ eval "$stack_env"
 phase "ruff check" ruff check . || failed=1
 phase "ruff format" ruff format --check . || failed=1
 phase "mypy" mypy || failed=1
+
+# The dashboard's browser test drives Debian's Chromium (Playwright's own download fails
+# offline); a no-op when it is installed.
+install_chromium() {
+    [[ -x /usr/bin/chromium ]] && return 0
+    ((EUID == 0)) || { echo "chromium missing: apt-get install chromium (as root)" >&2; return 1; }
+    apt-get update -q && apt-get install -y -q chromium
+}
+phase "chromium" install_chromium || failed=1
 phase "pytest" pytest -q -p no:cacheprovider "$@" || failed=1

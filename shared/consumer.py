@@ -14,11 +14,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.catalogue import Catalogue, InvalidEventData, UnknownEventType
+from shared.catalogue import InvalidEventData, UnknownEventType
 from shared.db import upsert
 from shared.envelope import CloudEvent, UndecodableMessage, from_binary
 from shared.eventstore.tables import checkpoints, consumed_streams
@@ -32,6 +33,18 @@ from shared.transport.base import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class EventTypes(Protocol):
+    """What the consumer needs of a catalogue: parse (validate) an event's data, raising
+    `UnknownEventType` or `InvalidEventData` for what can never be processed."""
+
+    def parse(self, event_type: str, data: Mapping[str, Any]) -> object: ...
+
+
+class Rewind(Exception):
+    """Raised by a handler to roll the batch back and re-read from the stored offsets
+    (e.g. because another process just moved them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +76,7 @@ class CheckpointedConsumer:
         engine: AsyncEngine,
         subscriber: Subscriber,
         handler: Handler,
-        catalogue: Catalogue,
+        catalogue: EventTypes,
         deadletters: Publisher,
         deadletter_topic: str,
         *,
@@ -108,6 +121,8 @@ class CheckpointedConsumer:
                     continue
                 try:
                     await self.process(batch)
+                except Rewind:
+                    await self._rewind()
                 except (sa.exc.DBAPIError, OSError) as exc:
                     log.warning("consumer %s: database unavailable: %s", self.name, exc)
                     await asyncio.sleep(self._retry_delay)
@@ -118,6 +133,8 @@ class CheckpointedConsumer:
     async def lag(self) -> dict[TopicPartition, int]:
         """Messages on the transport not yet processed, per assigned partition."""
         partitions = sorted(self._subscriber.assignment())
+        if not partitions:
+            return {}
         ends = await self._subscriber.end_offsets(partitions)
         stored = await self._stored_offsets(partitions)
         lag = {tp: ends[tp] - stored.get(tp, 0) for tp in partitions}
@@ -134,7 +151,7 @@ class CheckpointedConsumer:
                 fresh = await self._unseen(conn, deliveries)
                 await self._handler(conn, fresh)
                 await self._record(conn, fresh, next_offsets)
-        except (sa.exc.DBAPIError, OSError):
+        except (sa.exc.DBAPIError, OSError, Rewind):
             raise
         except Exception:
             # Some event in the batch cannot be processed: find it, one event at a time.
@@ -172,34 +189,37 @@ class CheckpointedConsumer:
                     await self._handler(conn, fresh)
                     await self._record(conn, fresh, {})
                 self._count(len(fresh), 1 - len(fresh))
-            except (sa.exc.DBAPIError, OSError):
+            except (sa.exc.DBAPIError, OSError, Rewind):
                 raise
             except Exception as exc:
                 dead.append(DeadLetter(delivery.message, f"{type(exc).__name__}: {exc}"))
         await self._dead_letter(dead)
         async with self._engine.begin() as conn:
+            # The handler sees this transaction too (with nothing to apply), so a check it
+            # makes per batch — e.g. reporting's table generation — also guards the offsets.
+            await self._handler(conn, [])
             await self._record(conn, [], next_offsets)
 
     async def _unseen(
         self, conn: AsyncConnection, deliveries: Sequence[Delivery]
     ) -> list[Delivery]:
-        streams = {d.event.subject for d in deliveries if d.event.subject and d.event.sequence}
+        streams = {key for d in deliveries if (key := _stream_version(d)) is not None}
         applied: dict[str, int] = {}
         if streams:
             rows = await conn.execute(
                 sa.select(consumed_streams.c.stream_id, consumed_streams.c.version).where(
                     consumed_streams.c.consumer == self.name,
-                    consumed_streams.c.stream_id.in_(streams),
+                    consumed_streams.c.stream_id.in_({stream for stream, _ in streams}),
                 )
             )
             applied = dict(rows.all())
         fresh: list[Delivery] = []
         for delivery in deliveries:
-            stream, version = delivery.event.subject, delivery.event.sequence
-            if stream is None or version is None:
+            key = _stream_version(delivery)
+            if key is None:
                 fresh.append(delivery)
-            elif version > applied.get(stream, 0):
-                applied[stream] = version
+            elif key[1] > applied.get(key[0], 0):
+                applied[key[0]] = key[1]
                 fresh.append(delivery)
         return fresh
 
@@ -209,11 +229,7 @@ class CheckpointedConsumer:
         applied: Sequence[Delivery],
         next_offsets: Mapping[TopicPartition, int],
     ) -> None:
-        versions = {
-            d.event.subject: d.event.sequence
-            for d in applied
-            if d.event.subject is not None and d.event.sequence is not None
-        }
+        versions = dict(key for d in applied if (key := _stream_version(d)) is not None)
         await upsert(
             conn,
             consumed_streams,
@@ -292,3 +308,13 @@ class CheckpointedConsumer:
         stored = await self._stored_offsets(partitions)
         for tp in partitions:
             await self._subscriber.seek(tp, stored.get(tp, 0))
+
+
+def _stream_version(delivery: Delivery) -> tuple[str, int] | None:
+    """The (stream, version) a delivery carries, if any. A stream belongs to one topic:
+    the same subject on two topics (a contributor's registry stream and their policy
+    decision stream) is two streams with versions of their own."""
+    event = delivery.event
+    if event.subject is None or event.sequence is None:
+        return None
+    return f"{delivery.message.topic}:{event.subject}", event.sequence

@@ -25,6 +25,7 @@ def dev(
     """Run everything in one process (embedded mode) and print a token to try it with."""
     from services.policy.app import definition as policy
     from services.registry.app import definition as registry
+    from services.reporting.app import definition as reporting
     from shared.app import create_app
 
     configured = settings().model_copy(
@@ -32,12 +33,15 @@ def dev(
     )
     try:
         key = signing_key(configured.signing_key, configured.data_dir, configured.environment)
-        app = create_app([registry(), policy()], configured, "Workforce Ecosystem Orchestrator")
+        app = create_app(
+            [registry(), policy(), reporting()], configured, "Workforce Ecosystem Orchestrator"
+        )
     except InsecureSigningKey as exc:
         fail(str(exc))
     token = Authenticator(key).mint("admin", SCOPES, timedelta(hours=12))
     base = f"http://{host}:{port}"
     console.print(f"[bold]Workforce Ecosystem Orchestrator[/] (embedded mode, data in {data_dir})")
+    console.print(f"  dashboard  {base}/dashboard?token={token}", soft_wrap=True)
     console.print(f"  API docs   {base}/docs")
     console.print(f"  admin token (12 h, every scope):\n{token}", soft_wrap=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import dev, serve, stack, token
+from shared.cli import asyncapi, demo, dev, rebuild, serve, stack, token
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False)
 app.add_typer(stack.app, name="stack")
 app.add_typer(serve.app, name="serve")
 app.add_typer(token.app, name="token")
 app.command(name="dev")(dev.dev)
+app.command(name="demo")(demo.demo)
+app.command(name="asyncapi")(asyncapi.asyncapi)
+app.command(name="rebuild")(rebuild.rebuild)
 
 if __name__ == "__main__":
     app()

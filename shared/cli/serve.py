@@ -32,8 +32,9 @@ def settings() -> ServiceSettings:
 def _serve(service: str, host: str, port: int | None) -> None:
     from services.policy.app import app as policy_app
     from services.registry.app import app as registry_app
+    from services.reporting.app import app as reporting_app
 
-    factories = {"registry": registry_app, "policy": policy_app}
+    factories = {"registry": registry_app, "policy": policy_app, "reporting": reporting_app}
     try:
         asgi = factories[service](settings())
     except InsecureSigningKey as exc:
@@ -57,6 +58,15 @@ def policy(
 ) -> None:
     """Policy: rules per contributor type, decisions, access checks, timers."""
     _serve("policy", host, port)
+
+
+@app.command()
+def reporting(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(PORTS["reporting"], help="Port to listen on."),
+) -> None:
+    """Reporting: projections of both topics, report APIs, the live dashboard."""
+    _serve("reporting", host, port)
 
 
 @app.command()

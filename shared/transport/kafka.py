@@ -60,20 +60,25 @@ class KafkaPublisher:
 
     def __init__(self, bootstrap_servers: str, client_id: str = "wfe-publisher") -> None:
         self._bootstrap_servers = bootstrap_servers
-        self._producer: Any = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers,
-            client_id=client_id,
+        self._client_id = client_id
+        self._producer: Any = None
+
+    async def start(self) -> None:
+        # A fresh client each time: an aiokafka client cannot be started again once stopped,
+        # and a supervised relay is restarted after a failure.
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap_servers,
+            client_id=self._client_id,
             acks="all",
             enable_idempotence=True,
             linger_ms=5,  # lets one publish() call fill batches without adding visible latency
             compression_type=None,
         )
-
-    async def start(self) -> None:
         await _start_or_translate(self._producer, "producer", self._bootstrap_servers)
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
 
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         try:
@@ -154,20 +159,25 @@ class KafkaSubscriber:
     ) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._topics = list(topics)
-        self._consumer: Any = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
-            group_id=group_id,
-            client_id=client_id,
+        self._group_id = group_id
+        self._client_id = client_id
+        self._session_timeout_ms = session_timeout_ms
+        self._consumer: Any = None
+        self._bridge: _RebalanceBridge | None = None
+
+    async def start(self, listener: AssignmentListener) -> None:
+        # A fresh client each time, as for the publisher: a stopped one cannot restart.
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap_servers,
+            group_id=self._group_id,
+            client_id=self._client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             # A member that dies without leaving holds its partitions this long.
-            session_timeout_ms=session_timeout_ms,
-            heartbeat_interval_ms=max(session_timeout_ms // 4, 100),
+            session_timeout_ms=self._session_timeout_ms,
+            heartbeat_interval_ms=max(self._session_timeout_ms // 4, 100),
         )
-        self._bridge: _RebalanceBridge | None = None
-
-    async def start(self, listener: AssignmentListener) -> None:
         self._bridge = _RebalanceBridge(self._consumer, listener)
         self._consumer.subscribe(self._topics, listener=self._bridge)
         # With a subscription in place, aiokafka's start() waits for the first assignment,
@@ -178,6 +188,8 @@ class KafkaSubscriber:
 
     async def stop(self) -> None:
         # aiokafka does not revoke at stop; the contract does, like the in-process transport.
+        if self._consumer is None:
+            return
         owned = self.assignment()
         if self._bridge is not None and owned:
             await self._bridge.on_partitions_revoked([_to_kafka(tp) for tp in owned])
@@ -216,6 +228,8 @@ class KafkaSubscriber:
             raise TransportError(f"cannot seek {partition}: not assigned") from error
 
     def assignment(self) -> frozenset[TopicPartition]:
+        if self._consumer is None:
+            return frozenset()
         return frozenset(_from_kafka(tp) for tp in self._consumer.assignment())
 
     async def end_offsets(

@@ -1,0 +1,157 @@
+"""Reporting's consumer: both topics in, projected rows out, in the consumer's transaction.
+
+`shared.consumer.CheckpointedConsumer` stores offsets and per-stream versions with the
+effects; this module adds what consuming two topics into one projection needs:
+- a catalogue that accepts what the projection accepts (`ReportingCatalogue`);
+- the generation check that lets a rebuild swap tables under a running consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import ConfigDict, ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.registry.domain.events import catalogue as registry_catalogue
+from services.reporting.adapters import generations, store
+from services.reporting.projections import ProjectedEvent, project_batch
+from services.reporting.projections.model import POLICY_DECISIONS, REGISTRY_PREFIX
+from shared.app import ServiceContext
+from shared.catalogue import Catalogue, EventPayload, InvalidEventData
+from shared.consumer import CheckpointedConsumer, Delivery, Rewind
+from shared.settings import ServiceSettings
+from shared.transport.base import (
+    Publisher,
+    Subscriber,
+    TopicPartition,
+)
+from shared.transport.factory import Transport
+
+CONSUMER = "reporting"
+GROUP = "reporting"
+
+
+class _Accepted(EventPayload):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    TYPE: ClassVar[str] = "org.workforce.reporting.accepted"
+
+
+class ReportingCatalogue(Catalogue):
+    """Registry types strictly (upcasters included): the projection cannot skip one. The two
+    policy decisions reporting reads by their shape; every other type is accepted and then
+    ignored by the projection, so the policy service can add decisions freely. The consumer
+    only validates with `parse`; the projection reads the data itself."""
+
+    def __contains__(self, event_type: str) -> bool:
+        return not event_type.startswith(REGISTRY_PREFIX) or event_type in registry_catalogue
+
+    def parse(self, event_type: str, data: Mapping[str, Any]) -> EventPayload:
+        if event_type.startswith(REGISTRY_PREFIX):
+            return registry_catalogue.parse(event_type, data)
+        decision = POLICY_DECISIONS.get(event_type)
+        if decision is not None:
+            try:
+                decision.model_validate(dict(data))
+            except ValidationError as exc:
+                raise InvalidEventData(event_type, exc) from exc
+        return _Accepted()
+
+
+class ProjectionSwapped(Rewind):
+    """A rebuild swapped the tables since this consumer's position was read: roll back and
+    re-read from the stored offsets, which are now the rebuild's."""
+
+
+class ProjectionConsumer(CheckpointedConsumer):
+    """The projection as a checkpointed consumer. `live` consumers guard against a swap
+    and lock contributors; a rebuild's consumer writes tables nobody else writes."""
+
+    def __init__(
+        self,
+        name: str,
+        engine: AsyncEngine,
+        subscriber: Subscriber,
+        deadletters: Publisher,
+        settings: ServiceSettings,
+        *,
+        live: bool,
+        max_batch: int = 500,
+    ) -> None:
+        super().__init__(
+            name,
+            engine,
+            subscriber,
+            self._project,
+            ReportingCatalogue(),
+            deadletters,
+            settings.topics.deadletter,
+            max_batch=max_batch,
+        )
+        self._tables = engine
+        self._live = live
+        self._generation: int | None = None
+
+    async def on_assigned(
+        self, partitions: Sequence[TopicPartition]
+    ) -> Mapping[TopicPartition, int | None]:
+        if self._live:
+            # Before the offsets: a swap in between only costs one needless rewind.
+            async with self._tables.connect() as conn:
+                self._generation = await generations.current(conn)
+        return await super().on_assigned(partitions)
+
+    async def _project(self, conn: AsyncConnection, deliveries: Sequence[Delivery]) -> None:
+        if self._live:
+            generation = await generations.enter_batch(conn)
+            if generation != self._generation:
+                known, self._generation = self._generation, generation
+                raise ProjectionSwapped(
+                    f"tables are generation {generation}, the position is from {known}"
+                )
+        events = [ProjectedEvent.from_cloudevent(d.event) for d in deliveries]
+        subjects = {e.subject for e in events}
+        if self._live:
+            await store.lock_contributors(conn, subjects)
+        _, ops = project_batch(await store.load_facts(conn, subjects), events)
+        await store.apply(conn, ops)
+        latest: dict[TopicPartition, datetime] = {}
+        for delivery, event in zip(deliveries, events, strict=True):
+            latest[delivery.message.topic_partition] = event.recorded_time
+        await store.record_progress(conn, self.name, latest)
+
+
+def projection_consumer(
+    transport: Transport,
+    engine: AsyncEngine,
+    settings: ServiceSettings,
+    deadletters: Publisher,
+    *,
+    name: str = CONSUMER,
+    group_id: str = GROUP,
+    live: bool = True,
+) -> ProjectionConsumer:
+    topics = [settings.topics.registry, settings.topics.policy]
+    subscriber = transport.subscriber(group_id, topics, client_id=f"{name}-consumer")
+    return ProjectionConsumer(name, engine, subscriber, deadletters, settings, live=live)
+
+
+class ConsumerWorker:
+    """Runs the projection consumer, built afresh on each (re)start by the app's supervisor,
+    and keeps it reachable for readiness and freshness."""
+
+    def __init__(self, service: ServiceContext) -> None:
+        self._service = service
+        self.consumer: ProjectionConsumer | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        transport = self._service.transport
+        deadletters = transport.publisher(client_id=f"{CONSUMER}-deadletters")
+        self.consumer = projection_consumer(
+            transport, self._service.engine, self._service.settings, deadletters
+        )
+        await self.consumer.run(stop)

@@ -1,0 +1,207 @@
+"""Rebuild reporting's tables from offset 0 of both topics, next to the live ones, and swap
+them in at once.
+
+1. A staging schema (`<schema>_rebuild`) gets empty copies of the projected tables and
+   a checkpoint store of its own.
+2. A consumer in a fresh consumer group reads both topics from the beginning into it,
+   exactly as the live consumer does, until it has caught up with the topics' ends.
+3. One transaction, under the swap lock (which waits for live batches in flight and holds
+   new ones back), drops the live tables, moves the staged ones into the live schema, puts
+   the staging consumer's offsets, stream versions and progress in place of the live
+   consumer's, and records a new generation.
+4. Live consumers see the new generation in their next batch, roll it back and continue
+   from the moved offsets, so whatever they had read past them is applied to the new tables
+   too and nothing is lost or applied twice (duplicates are recognised by the facts).
+
+PostgreSQL only. In the embedded mode (SQLite) the same result is had by stopping the
+process, deleting `<data_dir>/reporting.db` and starting again: its offsets live in that
+file, so the consumer starts from offset 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.reporting.adapters import generations
+from services.reporting.adapters.tables import PROJECTED, consumer_progress, metadata, rebuilds
+from services.reporting.consumer import CONSUMER, projection_consumer
+from shared.app import transport_for
+from shared.db import create_engine
+from shared.eventstore.tables import checkpoints, consumed_streams
+from shared.eventstore.tables import metadata as shared_metadata
+from shared.migrations import migrate
+from shared.settings import ServiceSettings
+
+SERVICE = "reporting"
+STAGING_CONSUMER = f"{SERVICE}-rebuild"
+
+
+class RebuildError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildProgress:
+    phase: Literal["consuming", "swapping", "done"]
+    processed: int
+    """Events applied to the staged tables so far."""
+    remaining: int | None
+    """Messages on the topics not read yet; None until the consumer owns its partitions."""
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildResult:
+    generation: int
+    events: int
+    rows: dict[str, int]
+    """Rows per projected table, as swapped in."""
+    seconds: float
+
+
+ProgressCallback = Callable[[RebuildProgress], None]
+
+
+async def rebuild(
+    settings: ServiceSettings,
+    progress_callback: ProgressCallback | None = None,
+    *,
+    poll_interval: float = 0.25,
+) -> RebuildResult:
+    """Rebuilds the projected tables from offset 0 and swaps them in; the service may keep
+    running meanwhile. Raises `RebuildError` on SQLite or while another rebuild runs."""
+    url = settings.database_url_for(SERVICE)
+    if not url.startswith("postgresql"):
+        raise RebuildError(
+            "rebuild needs PostgreSQL; in the embedded mode stop the process, delete "
+            f"{settings.data_dir / SERVICE}.db and start again"
+        )
+    started = time.monotonic()
+    report = progress_callback or (lambda _: None)
+    live = create_engine(url, schema=SERVICE, pool_size=2)
+    try:
+        await migrate(live, SERVICE, "reporting@head")
+        async with live.connect() as guard:
+            if not await _session_lock(guard, "pg_try_advisory_lock"):
+                raise RebuildError("another rebuild of reporting is running")
+            try:
+                processed, generation = await _rebuild(settings, live, url, report, poll_interval)
+                rows = {t.name: await _count(guard, t) for t in PROJECTED}
+            finally:
+                await _session_lock(guard, "pg_advisory_unlock")
+    finally:
+        await live.dispose()
+    report(RebuildProgress("done", processed, 0))
+    return RebuildResult(generation, processed, rows, time.monotonic() - started)
+
+
+async def _session_lock(guard: AsyncConnection, function: str) -> bool:
+    """One rebuild at a time: a session lock, so a crashed rebuild lets go of it."""
+    key = "hashtextextended('reporting-rebuild:' || current_schema(), 0)"
+    done = bool(await guard.scalar(sa.text(f"SELECT {function}({key})")))
+    await guard.commit()
+    return done
+
+
+async def _rebuild(
+    settings: ServiceSettings,
+    live: AsyncEngine,
+    url: str,
+    report: ProgressCallback,
+    poll_interval: float,
+) -> tuple[int, int]:
+    staging_schema = f"{SERVICE}_rebuild"
+    staging = await _staging(live, url, staging_schema)
+    try:
+        processed = await _consume(settings, staging, report, poll_interval)
+        report(RebuildProgress("swapping", processed, 0))
+        return processed, await _swap(live, staging_schema, processed)
+    finally:
+        await staging.dispose()
+        async with live.begin() as conn:
+            await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{staging_schema}" CASCADE'))
+
+
+async def _staging(live: AsyncEngine, url: str, schema: str) -> AsyncEngine:
+    async with live.begin() as conn:
+        await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    staging = create_engine(url, schema=schema, pool_size=2)
+    # The same definitions the live tables have (the e2e test compares the two schemas).
+    async with staging.begin() as conn:
+        await conn.run_sync(metadata.create_all, tables=[*PROJECTED, consumer_progress])
+        await conn.run_sync(shared_metadata.create_all, tables=[checkpoints, consumed_streams])
+    return staging
+
+
+async def _consume(
+    settings: ServiceSettings,
+    staging: AsyncEngine,
+    report: ProgressCallback,
+    poll_interval: float,
+) -> int:
+    transport = transport_for(settings)
+    await transport.open()
+    deadletters = transport.publisher(client_id=f"{STAGING_CONSUMER}-deadletters")
+    group = f"{STAGING_CONSUMER}-{uuid.uuid4().hex[:12]}"
+    consumer = projection_consumer(
+        transport, staging, settings, deadletters, name=STAGING_CONSUMER, group_id=group, live=False
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(consumer.run(stop))
+    try:
+        while True:
+            if running.done():
+                running.result()
+                raise RebuildError("the rebuild's consumer stopped")
+            lag = await consumer.lag()
+            remaining = sum(lag.values()) if lag else None
+            report(RebuildProgress("consuming", consumer.stats.processed, remaining))
+            if remaining == 0:
+                return consumer.stats.processed
+            await asyncio.sleep(poll_interval)
+    finally:
+        stop.set()
+        await asyncio.gather(running, return_exceptions=True)
+        await transport.close()
+
+
+async def _swap(live: AsyncEngine, staging_schema: str, events: int) -> int:
+    async with live.begin() as conn:
+        generation = await generations.enter_swap(conn) + 1
+        live_schema = await conn.scalar(sa.text("SELECT current_schema()"))
+        for table in PROJECTED:
+            await conn.execute(sa.text(f'DROP TABLE "{live_schema}"."{table.name}"'))
+            await conn.execute(
+                sa.text(f'ALTER TABLE "{staging_schema}"."{table.name}" SET SCHEMA "{live_schema}"')
+            )
+        for table in (checkpoints, consumed_streams, consumer_progress):
+            await conn.execute(table.delete().where(table.c.consumer == CONSUMER))
+            staged = table.to_metadata(sa.MetaData(), schema=staging_schema)
+            others = [c.name for c in table.c if c.name != "consumer"]
+            await conn.execute(
+                table.insert().from_select(
+                    ["consumer", *others],
+                    sa.select(sa.literal(CONSUMER), *(staged.c[n] for n in others)).where(
+                        staged.c.consumer == STAGING_CONSUMER
+                    ),
+                )
+            )
+        await conn.execute(
+            rebuilds.insert().values(
+                generation=generation, swapped_at=datetime.now(UTC), events=events
+            )
+        )
+    return generation
+
+
+async def _count(conn: AsyncConnection, table: sa.Table) -> int:
+    return int(await conn.scalar(sa.select(sa.func.count()).select_from(table)) or 0)

@@ -1,0 +1,205 @@
+"""Reporting's operations end to end, on the same kind of stack and ecosystem as
+`test_reporting`: DEI releases, errors, duplicate and poisoned decisions, rebuilds while
+the service runs, and two instances sharing the partitions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from services.reporting.adapters.tables import contributor_facts, demographic_counts
+from services.reporting.rebuild import rebuild
+from tests.e2e import test_reporting_expected as expected
+from tests.e2e.registry_client import PROBLEM, RegistryClient
+from tests.e2e.test_reporting_script import Script, Stack, caught_up, reporting_stack, scripted
+from tests.e2e.test_reporting_tables import (
+    DIMENSIONS,
+    counted,
+    instances,
+    items,
+    shape,
+    snapshot,
+    streams,
+)
+from tests.faults.harness import eventually, read_topic
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    postgres_admin_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    data = Path(tmp_path_factory.mktemp("reporting"))
+    async with reporting_stack(postgres_admin_url, kafka_bootstrap, data) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def script(stack: Stack) -> Script:
+    # Smaller than the reports' ecosystem (it has every kind of history all the same): these
+    # tests compare tables with tables, not with a fold done here.
+    return await scripted(stack, contributors=40)
+
+
+@pytest.fixture
+async def reports(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with stack.reporting.client("reports:read") as client:
+        yield client
+
+
+async def test_dei_demographics_are_suppressed_and_frozen(stack: Stack, script: Script) -> None:
+    counts = {
+        ("employee", "woman"): 12,
+        ("employee", "man"): 9,
+        ("employee", "non_binary"): 2,
+        ("contractor", "woman"): 7,
+        ("contractor", "man"): 6,
+        ("contractor", "non_binary"): 1,
+    }
+    async with stack.engine.begin() as conn:
+        await conn.execute(
+            demographic_counts.insert(),
+            [
+                {
+                    "period": "2025-Q1",
+                    "contributor_type": t,
+                    "dimension": "gender",
+                    "value": v,
+                    "count": n,
+                }
+                for (t, v), n in counts.items()
+            ],
+        )
+    params = {"period": "2025-Q1", "dimension": "gender"}
+    async with stack.reporting.client("reports:read") as reader:
+        refused = await reader.get("/v1/reports/dei/demographics", params=params)
+        assert refused.status_code == 403
+        assert refused.headers["content-type"] == PROBLEM
+    async with stack.reporting.client("dei:aggregate") as dei:
+        first = (await dei.get("/v1/reports/dei/demographics", params=params)).json()
+        grid = {line["contributor_type"]: line for line in first["items"]}
+        assert grid["employee"]["non_binary"] is None
+        assert grid["contractor"]["non_binary"] is None
+        assert grid["total"]["non_binary"] is None  # 3 < k
+        released = [
+            v
+            for line in first["items"]
+            for k, v in line.items()
+            if k != "contributor_type" and v is not None
+        ]
+        assert released
+        assert all(v >= 5 for v in released)
+        # Each line with a suppressed cell has two, so none follows from its total.
+        assert all(sum(v is None for v in line.values()) != 1 for line in first["items"])
+        async with stack.engine.begin() as conn:
+            await conn.execute(
+                sa.update(demographic_counts).values(count=demographic_counts.c["count"] + 1)
+            )
+        again = (await dei.get("/v1/reports/dei/demographics", params=params)).json()
+        assert again == first
+        missing = await dei.get(
+            "/v1/reports/dei/demographics", params={**params, "period": "2024-Q4"}
+        )
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == PROBLEM
+
+
+async def test_errors_are_problems(
+    stack: Stack, script: Script, reports: httpx.AsyncClient
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.reporting.base_url) as anonymous:
+        assert (await anonymous.get("/v1/reports/composition")).status_code == 401
+    async with stack.reporting.client("contributors:read") as wrong:
+        assert (await wrong.get("/v1/reports/composition")).status_code == 403
+    backwards = await reports.get(
+        "/v1/reports/composition/series", params={"from": "2025-02-01", "to": "2025-01-01"}
+    )
+    unknown = await reports.get("/v1/reports/composition", params={"by": "shoe_size"})
+    xml = await reports.get("/v1/reports/composition", headers={"accept": "application/xml"})
+    for response, status in ((backwards, 422), (unknown, 422), (xml, 406)):
+        assert response.status_code == status
+        assert response.headers["content-type"] == PROBLEM
+
+
+async def test_policy_decisions_count_once_and_poison_is_dead_lettered(
+    stack: Stack, script: Script, kafka_bootstrap: str
+) -> None:
+    twice = script.decisions[-2]
+    async with stack.engine.connect() as conn:
+        history = await conn.scalar(
+            sa.select(contributor_facts.c.history).where(
+                contributor_facts.c.contributor_id == twice.subject
+            )
+        )
+    assert history is not None
+    assert [p["id"] for p in history["policy"]].count(twice.id) == 1
+    # Only the malformed decision; the policy type reporting does not read is no poison.
+    dead = await read_topic(kafka_bootstrap, stack.settings.topics.deadletter)
+    assert dead
+    assert all(e.data == script.decisions[-1].data for _, e in dead)
+
+
+async def test_rebuild_gives_the_live_rows_and_live_consumers_carry_on(
+    stack: Stack, script: Script, reports: httpx.AsyncClient
+) -> None:
+    before, structure = await snapshot(stack.engine), await shape(stack.engine)
+    phases: list[str] = []
+    result = await rebuild(stack.settings, lambda p: phases.append(p.phase))
+    assert result.generation == 1
+    assert phases[-2:] == ["swapping", "done"]
+    assert await snapshot(stack.engine) == before
+    assert await shape(stack.engine) == structure
+    assert result.rows == {name: len(rows) for name, rows in before.items()}
+    # A second rebuild while the registry keeps writing: the live consumer picks up after it.
+    async with stack.registry.client() as http:
+        rebuilt = asyncio.Event()
+        writing = asyncio.create_task(_offboard_until(RegistryClient(http), script.ids, rebuilt))
+        second = await rebuild(stack.settings)
+        rebuilt.set()
+        assert await writing > 0
+    assert second.generation == 2
+    await caught_up(stack)
+    history = await streams(stack)
+    now = datetime.now(UTC)
+    lines = await items(reports, "/v1/reports/composition", at=now.isoformat())
+    assert counted(lines, *DIMENSIONS) == expected.composition(history, now)
+
+
+async def _offboard_until(api: RegistryClient, ids: list[str], stop: asyncio.Event) -> int:
+    done = 0
+    for cid in ids:
+        if stop.is_set():
+            break
+        if (await api.get(cid))["lifecycle"] in ("active", "suspended", "onboarding"):
+            await api.do(cid, "/offboarding", {"reason": "engagement_completed"})
+            done += 1
+        await asyncio.sleep(0.05)
+    return done
+
+
+async def test_two_instances_split_the_partitions_and_agree(stack: Stack, script: Script) -> None:
+    live = await snapshot(stack.engine)
+    gate = asyncio.Event()
+    async with instances(stack.settings, 2, gate) as (engine, pair):
+
+        async def split() -> bool:
+            owned = [set((await c.lag()).keys()) for c in pair]
+            return all(owned) and not owned[0] & owned[1] and len(owned[0] | owned[1]) == 12
+
+        async def done() -> bool:
+            lags = [await c.lag() for c in pair]
+            return await split() and not any(v for lag in lags for v in lag.values())
+
+        await eventually(split, 30, "both instances to own partitions")
+        gate.set()
+
+        started = time.monotonic()
+        await eventually(done, 30, "both instances to catch up")
+        assert all(c.stats.processed > 0 for c in pair), [c.stats for c in pair]
+        assert await snapshot(engine) == live, f"after {time.monotonic() - started:.1f}s"
