@@ -43,8 +43,9 @@ def demo(
     seed: int = typer.Option(7, help="Same seed, same ecosystem: same events, same ids."),
     contributors: int = typer.Option(2000, min=10, max=200_000, help="How many, in all."),
     years: int = typer.Option(2, min=1, max=10, help="How many years of history, up to today."),
+    # Two: SQLite (`wfe dev`) has one writer, and more lanes only queue on its lock.
     workers: int = typer.Option(
-        4, min=1, max=32, help="Requests in flight; each contributor's events stay in order."
+        2, min=1, max=32, help="Requests in flight; each contributor's events stay in order."
     ),
     data_dir: Path | None = typer.Option(
         None, help="Where `wfe dev` keeps its signing key (default: WFE_DATA_DIR or .wfe/data)."

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from shared.demo.life import Person
-from shared.demo.people import contributor_id, seed_tag
-from shared.demo.vocabulary import BUSINESS_UNITS, FAMILY, GIVEN
+from shared.demo.people import Names, contributor_id, seed_tag, slug
+from shared.demo.vocabulary import BUSINESS_UNITS
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -70,16 +70,20 @@ def _okta_id(namespace: uuid.UUID, what: str) -> str:
 
 
 def scim_users(
-    rng: random.Random, namespace: uuid.UUID, seed: int, count: int, sponsors: list[str]
+    rng: random.Random,
+    namespace: uuid.UUID,
+    seed: int,
+    count: int,
+    sponsors: list[str],
+    names: Names,
 ) -> list[ScimUser]:
     found = []
     for i in range(count):
-        given, family = rng.choice(GIVEN), rng.choice(FAMILY)
-        slug = f"{given}.{family}".lower().replace(" ", "").replace("-", "")
+        given, family = names.draw(rng)
         user_type = "Employee" if rng.random() < 0.7 else "Contractor"
         unit = rng.choice(sorted(BUSINESS_UNITS))
         document = scim_document(
-            f"{slug}.{seed_tag(namespace)}okta{i}@acme.example",
+            f"{slug(given, family)}.{seed_tag(namespace)}okta{i}@acme.example",
             _okta_id(namespace, f"scim/{i}"),
             (given, family),
             user_type,

@@ -55,6 +55,9 @@ class Person:
 
 @dataclass
 class Life:
+    """One contributor's simulation: the story so far, the type's profile (it changes with a
+    conversion), the contract and engagement in force, and a clock that never goes back."""
+
     story: Story
     person: Person
     rng: random.Random

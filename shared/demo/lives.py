@@ -51,6 +51,8 @@ def live(life: Life) -> None:
         if back_as is not None and rng.random() < 0.25:
             story.convert(back_as, life.when(day), life.profile.source)
             life.switch_profile(back_as)
+            owner = {"owning_function": life.profile.owner}
+            story.update_profile(owner, life.when(day), life.profile.source)
         first = False
 
 

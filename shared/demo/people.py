@@ -4,6 +4,8 @@ units and sponsors, when they arrive, and which twists their lives take."""
 from __future__ import annotations
 
 import random
+import re
+import string
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -34,6 +36,29 @@ CONVERSIONS = {"contractor": 0.12, "agency_worker": 0.05}
 DOMAINS = {"employee": "acme.example", "app_developer": "devmail.example"}
 
 
+class Names:
+    """Person names, each drawn once while there are enough: two people with one name and
+    one sponsor are what the integration-health report flags as a probable duplicate."""
+
+    def __init__(self) -> None:
+        self._used: set[tuple[str, str]] = set()
+
+    def draw(self, rng: random.Random) -> tuple[str, str]:
+        for _ in range(20):
+            given, family = rng.choice(GIVEN), rng.choice(FAMILY)
+            if (given, family) in self._used:
+                given = f"{given} {rng.choice(string.ascii_uppercase)}."
+            if (given, family) not in self._used:
+                break
+        self._used.add((given, family))
+        return given, family
+
+
+def slug(given: str, family: str) -> str:
+    """The local part of an address: `Ada B.`, `van Rossum` -> `adab.vanrossum`."""
+    return f"{re.sub('[^a-z]', '', given.lower())}.{re.sub('[^a-z]', '', family.lower())}"
+
+
 def contributor_id(namespace: uuid.UUID, index: int) -> str:
     return f"c-{uuid.uuid5(namespace, f'contributor/{index}').hex[:24]}"
 
@@ -53,14 +78,16 @@ def seed_tag(namespace: uuid.UUID) -> str:
     return namespace.hex[:4]
 
 
-def people(rng: random.Random, namespace: uuid.UUID, total: int, window: Window) -> list[Person]:
+def people(
+    rng: random.Random, namespace: uuid.UUID, total: int, window: Window, names: Names
+) -> list[Person]:
     profiles = [p for p in PROFILES for _ in range(type_counts(total)[p.name])]
     rng.shuffle(profiles)
     ids = [contributor_id(namespace, i) for i in range(len(profiles))]
     employees = [ids[i] for i, p in enumerate(profiles) if p.name == "employee"] or ids[:1]
     tag = seed_tag(namespace)
     found = [
-        _person(rng, i, ids[i], profile, window, employees, tag)
+        _person(rng, i, ids[i], profile, window, employees, tag, names)
         for i, profile in enumerate(profiles)
     ]
     return _ensure_twists(found)
@@ -74,17 +101,17 @@ def _person(
     window: Window,
     sponsors: list[str],
     tag: str,
+    names: Names,
 ) -> Person:
-    given, family = rng.choice(GIVEN), rng.choice(FAMILY)
+    given, family = names.draw(rng)
     name, email, firm = f"{given} {family}", None, ""
-    slug = f"{given}.{family}".lower().replace(" ", "").replace("-", "")
     if profile.kind == "firm":
         firm = f"{rng.choice(FIRM_WORDS)} {rng.choice(FIRM_TRADES)} {index}"
         name, email = firm, f"contracts.{tag}@{firm.lower().replace(' ', '-')}.example"
     elif profile.kind == "agent":
         name = f"{rng.choice(AGENT_ROLES)}-{index}"
     else:
-        email = f"{slug}.{tag}{index}@{DOMAINS.get(profile.name, 'mail.example')}"
+        email = f"{slug(given, family)}.{tag}{index}@{DOMAINS.get(profile.name, 'mail.example')}"
     span = (window.end - window.start).days
     # A third were already there when the history starts (the first load from each system).
     offset = rng.randint(0, 30) if rng.random() < 0.33 else rng.randint(30, span - 40)

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from shared.demo.arrivals import Duplicate, ScimUser, duplicates, scim_users
 from shared.demo.life import Life, Person, Window
 from shared.demo.lives import live
-from shared.demo.people import people
+from shared.demo.people import Names, people
 from shared.demo.planned import Channel, PlannedEvent
 from shared.demo.story import Story
 
@@ -66,7 +66,8 @@ def build_plan(seed: int, contributors: int, years: int, today: date) -> DemoPla
     namespace = uuid.uuid5(_NAMESPACE, f"seed/{seed}")
     window = Window(today - timedelta(days=365 * years), today)
     scim_count = max(1, round(SCIM_SHARE * contributors))
-    persons = people(rng, namespace, contributors - scim_count, window)
+    names = Names()
+    persons = people(rng, namespace, contributors - scim_count, window, names)
     sponsors = [p.contributor_id for p in persons if p.profile.name == "employee"]
     rest = {
         p.contributor_id
@@ -89,7 +90,7 @@ def build_plan(seed: int, contributors: int, years: int, today: date) -> DemoPla
         window=window,
         people=persons,
         events=[e for _, e in events],
-        scim_users=scim_users(rng, namespace, seed, scim_count, sponsors),
+        scim_users=scim_users(rng, namespace, seed, scim_count, sponsors, names),
         duplicates=duplicates(
             rng, namespace, max(2, round(DUPLICATE_SHARE * contributors)), persons
         ),

@@ -1,0 +1,297 @@
+"""The `wfe` command as a user runs it: `wfe dev` as a real process driven over HTTP, `wfe demo`
+against it, every command's help, and the error paths (one red line, exit 1, no traceback).
+
+Every command runs as `python -m shared.cli.main` in a scratch folder, with no WFE_* variable
+from the test environment: `wfe dev` must not see the stack's PostgreSQL or Kafka, and an
+error path must not depend on them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import typer
+from typer.core import TyperGroup
+
+from shared.cli.main import app
+
+WFE = [sys.executable, "-m", "shared.cli.main"]
+STARTUP_DEADLINE = 60.0
+JWT = re.compile(r"^[\w-]+\.[\w-]+\.[\w-]+$")
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WFE_")}
+    return {**env, "WFE_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", "COLUMNS": "120"}
+
+
+def wfe(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`wfe ARGS` run in `cwd`, whose `data` folder is its data folder."""
+    return subprocess.run(
+        [*WFE, *args],
+        cwd=cwd,
+        env=_env(cwd / "data"),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 1, done
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Dev:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    token: str
+    folder: Path
+    stderr: Path
+
+    def client(self) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
+    """`wfe dev` on a free port with its own data folder, up and answering /healthz."""
+    folder = tmp_path_factory.mktemp("wfe-dev")
+    port = _free_port()
+    out, err = folder / "stdout.txt", folder / "stderr.txt"
+    args = [*WFE, "dev", "--port", str(port), "--data-dir", str(folder / "data")]
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(
+            args, cwd=folder, env=_env(folder / "data"), stdout=stdout, stderr=stderr
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        token = _wait_until_up(process, base_url, out, err)
+        yield Dev(process, base_url, token, folder, err)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _wait_until_up(process: subprocess.Popen[bytes], base_url: str, out: Path, err: Path) -> str:
+    deadline = time.monotonic() + STARTUP_DEADLINE
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"wfe dev exited with {process.returncode}: {err.read_text()}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                lines = out.read_text().strip().splitlines()
+                if lines and JWT.match(lines[-1].strip()):
+                    return lines[-1].strip()  # the admin token is the last line printed
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"wfe dev did not answer /healthz in {STARTUP_DEADLINE} s: {err.read_text()}")
+
+
+def _ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_a_contractors_whole_lifecycle_over_http(dev: Dev) -> None:
+    today = datetime.now(UTC).date()
+    with dev.client() as http:
+        created = _ok(
+            http.post(
+                "/v1/contributors",
+                json={
+                    "contributor_type": "contractor",
+                    "display_name": "Ada Example",
+                    "email": "ada.e2e@example.com",
+                    "owning_function": "procurement",
+                    "sponsor": "emp-42",
+                    "business_unit": "Logistics",
+                    "source_references": [{"system": "fieldglass", "external_id": "FG-E2E-1"}],
+                },
+            ),
+            201,
+        )
+        path = f"/v1/contributors/{created['id']}"
+        assert _ok(http.post(f"{path}/onboarding", json={}))["lifecycle"] == "onboarding"
+        checks = ("identity_verification", "background_check", "nda", "security_training")
+        for check in (*checks, "misclassification_assessment"):
+            valid = (today + timedelta(days=365)).isoformat()
+            _ok(
+                http.post(
+                    f"{path}/checks",
+                    json={"check": check, "outcome": "passed", "valid_until": valid},
+                )
+            )
+        _ok(http.post(f"{path}/contracts", json=_contract(today)))
+        assert _ok(http.post(f"{path}/activation", json={}))["lifecycle"] == "active"
+        expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+        grant = {
+            "grant_id": "g-e2e-1",
+            "resource": "erp:finance-reports",
+            "classification": "confidential",
+            "expires_at": expires,
+        }
+        assert len(_ok(http.post(f"{path}/access-grants", json=grant))["access_grants"]) == 1
+        offboarded = _ok(http.post(f"{path}/offboarding", json={"reason": "contract_ended"}))
+        assert offboarded["lifecycle"] == "offboarded"
+        assert offboarded["access_grants"] == []
+        history = [h["type"].split(".")[-2] for h in _ok_list(http.get(f"{path}/history"))]
+        assert history[:2] == ["registered", "onboarding_started"]
+        assert history[-2:] == ["access_revoked", "offboarded"]
+        # Policy runs in the same process and reads the same stream, asynchronously.
+        decision = _eventually(http, f"/v1/decisions/{created['id']}", offboarded["version"])
+        assert decision["contributor_type"] == "contractor"
+        assert decision["grants"] == []
+
+
+def _contract(today: date) -> dict[str, str]:
+    return {
+        "contract_id": "MSA-E2E-1",
+        "legal_entity": "Ada Example Consulting",
+        "start": (today - timedelta(days=10)).isoformat(),
+        "end": (today + timedelta(days=80)).isoformat(),
+        "terms_reference": "https://contracts.example.com/MSA-E2E-1",
+    }
+
+
+def _ok_list(response: httpx.Response) -> list[dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    body: list[dict[str, Any]] = response.json()
+    return body
+
+
+def _eventually(http: httpx.Client, path: str, version: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        response = http.get(path)
+        if response.status_code == 200 and response.json()["based_on_version"] >= version:
+            found: dict[str, Any] = response.json()
+            return found
+        assert response.status_code in (200, 404), response.text
+        time.sleep(0.2)
+    pytest.fail(f"{path} did not reach version {version}")
+
+
+def test_reports_if_the_app_has_them(dev: Dev) -> None:
+    """Reporting is being added alongside: every report that needs no parameter answers."""
+    with dev.client() as http:
+        paths = _ok(http.get("/openapi.json"))["paths"]
+        reports = [
+            path
+            for path, operations in paths.items()
+            if path.startswith("/v1/reports")
+            and "get" in operations
+            and not any(p.get("required") for p in operations["get"].get("parameters", []))
+        ]
+        if not reports:
+            pytest.skip("no /v1/reports routes in this build yet")
+        for report in reports:
+            response = http.get(report)
+            assert response.status_code == 200, (report, response.text)
+            assert response.headers["content-type"].startswith("application/json"), report
+
+
+def test_demo_fills_the_running_dev_server(dev: Dev) -> None:
+    # No --token: the demo mints one from the same data folder (WFE_DATA_DIR) as `wfe dev`.
+    args = ("--url", dev.base_url, "--contributors", "150", "--seed", "3")
+    done = wfe("demo", *args, cwd=dev.folder, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = {
+        m["what"].strip(): m["value"]
+        for m in re.finditer(
+            r"│ (?P<what>[a-z :_/]+?)\s+│\s+(?P<value>[\d,.]+)( s)?\s+│", done.stdout
+        )
+    }
+    assert summary["contributors"] == "150"
+    assert summary["events rejected"] == "0"
+    assert int(summary["events accepted"].replace(",", "")) > 2000
+    assert int(summary["duplicates detected"]) == 2
+    assert float(summary["events/s"].replace(",", "")) > 0
+    with dev.client() as http:
+        listed = _ok(http.get("/v1/contributors", params={"type": "digital_agent", "limit": 5}))
+        assert listed["items"]
+
+
+def _command_paths() -> list[tuple[str, ...]]:
+    """Every command and sub-command the `wfe` app has, so new ones are covered too."""
+    found: list[tuple[str, ...]] = []
+
+    def walk(command: Any, path: tuple[str, ...]) -> None:
+        found.append(path)
+        if isinstance(command, TyperGroup):
+            context = typer.Context(command)
+            for name in command.list_commands(context):
+                walk(command.get_command(context, name), (*path, name))
+
+    walk(typer.main.get_command(app), ())
+    return found
+
+
+def test_every_command_has_help(tmp_path: Path) -> None:
+    paths = _command_paths()
+    assert {("dev",), ("demo",), ("stack",), ("serve", "relay"), ("token", "create")} <= set(paths)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        done = list(pool.map(lambda p: wfe(*p, "--help", cwd=tmp_path), paths))
+    for path, result in zip(paths, done, strict=True):
+        assert result.returncode == 0, (path, result.stderr)
+        assert "Usage:" in result.stdout, path
+
+
+def test_token_with_an_unknown_scope_is_one_line_error(tmp_path: Path) -> None:
+    line = assert_one_line_error(wfe("token", "create", "--scope", "nope", cwd=tmp_path))
+    assert "nope" in line
+
+
+def test_demo_with_nothing_listening_is_one_line_error(tmp_path: Path) -> None:
+    done = wfe("demo", "--url", "http://127.0.0.1:1", "--contributors", "20", cwd=tmp_path)
+    assert "cannot reach http://127.0.0.1:1" in assert_one_line_error(done)
+
+
+def test_demo_with_a_refused_token_is_one_line_error(dev: Dev, tmp_path: Path) -> None:
+    args = ("--url", dev.base_url, "--token", "not-a-token", "--contributors", "20")
+    done = wfe("demo", *args, cwd=tmp_path)
+    assert "refused the token" in assert_one_line_error(done)
+
+
+def test_relay_without_kafka_is_one_line_error(tmp_path: Path) -> None:
+    assert "Kafka" in assert_one_line_error(wfe("serve", "relay", cwd=tmp_path))
+
+
+def test_dev_stops_cleanly_on_sigterm(dev: Dev) -> None:
+    """Last: the other tests share this `wfe dev`."""
+    dev.process.send_signal(signal.SIGTERM)
+    code = dev.process.wait(timeout=30)
+    # uvicorn shuts down gracefully, then re-raises the signal it caught (exit by SIGTERM).
+    assert code in (0, -signal.SIGTERM)
+    assert "Traceback" not in dev.stderr.read_text()
