@@ -1,0 +1,146 @@
+"""The policy benchmark's targets, tables and method, from its measurements."""
+
+from __future__ import annotations
+
+from tests.bench.policy_access import BARE, CHECK, ENGINE, POLICY, AccessPlan
+from tests.bench.policy_publish import Phase, Publication
+from tests.bench.policy_seed import SEED_BATCH, Seeding, affected_types
+from tests.bench.sections import Rows, Table, Target, figure, ratio
+from tests.bench.service_load import Results
+from tests.bench.service_tables import closed_table, open_table
+
+DECISIONS_TARGET, P99_TARGET = 10000.0, 5.0
+
+
+def _phase(phases: list[Phase], prefix: str) -> Phase | None:
+    return next((p for p in phases if p.name.startswith(prefix)), None)
+
+
+def targets(
+    publication: Publication, phases: list[Phase], results: Results, rate: int
+) -> list[Target]:
+    peers = []
+    for prefix, label in (
+        ("evaluate", "evaluate and diff alone"),
+        ("read", "read and decode alone"),
+    ):
+        phase = _phase(phases, prefix)
+        if phase is not None and phase.rate:
+            peers.append(
+                f"{ratio(publication.contributor_rate, phase.rate)} {label}"
+                f" ({phase.rate:,.0f} contributors/s)"
+            )
+    found = [
+        Target(
+            f"decisions/s re-evaluating {publication.contributors:,} contributors after a"
+            " policy change",
+            publication.decision_rate,
+            DECISIONS_TARGET,
+            "decisions/s",
+            f"publication: {publication.contributor_rate:,.0f} contributors/s; " + "; ".join(peers),
+        )
+    ]
+    checked = results.find(POLICY, CHECK, float(rate))
+    if checked is not None:
+        p99 = checked.measurement.percentile_ms(99) or 0.0
+        notes = []
+        for peer in (BARE, ENGINE):
+            other = results.find(peer, CHECK, float(rate))
+            value = other.measurement.percentile_ms(99) if other else None
+            if value:
+                notes.append(f"{ratio(p99, value)} {peer} p99 ({figure(value)} ms)")
+        claim = f"access check p99 at {rate:,} requests/s offered, open loop"
+        found.append(Target(claim, p99, P99_TARGET, "ms", "; ".join(notes), at_most=True))
+    return found
+
+
+def publication_table(publication: Publication, phases: list[Phase]) -> Table:
+    rows: Rows = [
+        [
+            "PolicyEngine.publish (one transaction)",
+            f"{publication.contributors:,}",
+            f"{publication.seconds:,.1f}",
+            f"{publication.contributor_rate:,.0f}",
+            f"{publication.decisions:,}",
+            f"{publication.decision_rate:,.0f}",
+            "100%",
+            "yes"
+            if publication.stored == publication.decisions
+            else f"NO ({publication.stored:,})",
+        ]
+    ]
+    per_contributor = (
+        publication.seconds / publication.contributors if publication.contributors else 0
+    )
+    for phase in phases:
+        share = (
+            (phase.seconds / phase.contributors) / per_contributor
+            if phase.contributors and per_contributor
+            else 0
+        )
+        rows.append(
+            [
+                f"alone: {phase.name}",
+                f"{phase.contributors:,}",
+                f"{phase.seconds:,.2f}",
+                f"{phase.rate:,.0f}",
+                f"{phase.decisions:,}" if phase.decisions else "—",
+                f"{phase.decision_rate:,.0f}" if phase.decisions else "—",
+                f"{100 * share:.0f}%",
+                "n/a",
+            ]
+        )
+    header = [
+        "what",
+        "contributors",
+        "seconds",
+        "contributors/s",
+        "decisions",
+        "decisions/s",
+        "time per contributor vs publish",
+        "stored",
+    ]
+    title = "Publication: a new policy lowers every ceiling above public"
+    return Table(title, header, rows, frozenset({0}))
+
+
+def access_tables(results: Results) -> list[Table]:
+    return [
+        closed_table("Access checks, closed loop", results.all, "checks", "checks/s"),
+        open_table("Access checks, open loop: fixed arrival rate", results.all),
+    ]
+
+
+def method(seeding: Seeding, sample: int, access: AccessPlan) -> list[str]:
+    affected = ", ".join(affected_types())
+    return [
+        f"Seeding: {seeding.template:,} contributors, the types in turn, are folded by"
+        f" `PolicyEngine.on_registry_events` ({SEED_BATCH} contributors per call and"
+        " transaction) from the registry events of an active contributor: registered,"
+        " onboarding started, every check the type requires passed, a contract where the"
+        " type needs one, activated, one grant at the type's ceiling. Views, evaluations,"
+        " decision streams and timers are then copied in SQL under new ids up to"
+        f" {seeding.contributors:,} contributors (the engine records event by event; folding"
+        f" them all would take most of an hour). Took {seeding.template_seconds:.0f} s +"
+        f" {seeding.copy_seconds:.0f} s.",
+        "Publication: `PolicyEngine.publish` of the default policy with every ceiling above"
+        f" `public` lowered by one classification, in one transaction; contributors of"
+        f" {affected} hold a grant at the old ceiling, which now must go"
+        " (`access_revocation_required`). Decisions/s = decisions emitted / seconds of the"
+        " call (validation, the re-evaluation of every contributor, commit); the decision"
+        " events stored afterwards must equal those emitted.",
+        f"The parts alone, on {sample:,} contributors: the publication's query (`FOR UPDATE`)"
+        " with JSON and pydantic decoding; `evaluate` + `decisions` in memory; the rows"
+        " written back with the project's `upsert`, a thousand rows per statement (publish"
+        " writes one row, one event append and one timer insert per contributor). Time per"
+        " contributor is compared with the publication's.",
+        f"Access checks: `wfe serve policy` in its own process, {access.contributors:,}"
+        " contributors seeded the same way before it starts (the seeded decisions taken out"
+        " of the outbox: set-up, not news for its relay to publish). Closed loop:"
+        f" {access.clients} clients, {access.rounds} rounds taking turns with the peers."
+        f" Open loop: {access.rate:,} requests/s for {access.open_loop.seconds or 0:g} s"
+        f" (peers {access.peer_open_loop.seconds or 0:g} s) over up to {access.connections}"
+        " connections; latency from each arrival's scheduled time to its answer. Peers: the"
+        " bare FastAPI endpoint (HTTP ceiling) and `PolicyEngine.access` called in this"
+        " process (database and Cedar without HTTP), one pooled connection per call.",
+    ]

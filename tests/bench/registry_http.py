@@ -1,0 +1,200 @@
+"""B3 (issue 3): registry writes over HTTP, side by side with the HTTP ceiling (a bare
+FastAPI endpoint) and the database ceiling (our event store alone), in one run.
+
+    eval "$(.venv/bin/wfe stack env)" && .venv/bin/python -m tests.bench.registry_http
+
+The registry runs as `wfe serve registry` in its own process, on a fresh database and
+private Kafka topics (relay included, as deployed); this process generates the load.
+Prints the tables and rewrites this benchmark's section of docs/benchmarks.md. `--quick`
+runs each measurement on a few dozen requests (seconds; figures meaningless) and writes
+docs only to an explicit `--output`; `--profile DIR` adds py-spy profiles of the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.bench.harness import Span
+from tests.bench.ours import OurStore
+from tests.bench.processes import bare_app, service, stack
+from tests.bench.profiling import summarize
+from tests.bench.registry_measure import (
+    BARE,
+    CE,
+    REST,
+    SINGLE,
+    STORE,
+    Plan,
+    RegistryBench,
+    batch,
+)
+from tests.bench.sections import (
+    Section,
+    Target,
+    busy_share,
+    describe_stack,
+    figure,
+    machine_busy,
+    plural,
+    ratio,
+)
+from tests.bench.service_load import Results
+from tests.bench.service_main import PROFILE_METHOD, Report, arguments, finish, profile_tables
+from tests.bench.service_tables import closed_table, open_table
+from tests.bench.tables import TableAdmin
+from tests.servers import fresh_postgres_database
+
+COMMAND = 'eval "$(.venv/bin/wfe stack env)" && .venv/bin/python -m tests.bench.registry_http'
+KEY = "registry-http"
+TITLE = "B3: registry writes over HTTP (issue 3)"
+
+FULL = Plan(
+    "full",
+    single=Span(seconds=1.5),
+    batch=Span(seconds=1.5),
+    open_loop=Span(seconds=4),
+    rounds=2,
+    open_rates=(250, 500, 1000),
+    batch_sizes=(1000, 100),
+)
+QUICK = Plan(
+    "quick",
+    single=Span(events=32),
+    batch=Span(events=100),
+    open_loop=Span(events=40),
+    rounds=1,
+    open_rates=(200,),
+    batch_sizes=(50, 10),
+    warmup=1,
+    grace=5.0,
+)
+SINGLE_TARGET, BATCH_TARGET, P99_TARGET = 2500.0, 30000.0, 50.0
+
+
+def _versus(ours: float, peer_name: str, peer: float | None, unit: str) -> str:
+    return f"{ratio(ours, peer)} {peer_name} ({figure(peer)} {unit})" if peer else ""
+
+
+def targets(results: Results, plan: Plan) -> list[Target]:
+    found: list[Target] = []
+    bare, store = results.find(BARE, SINGLE), results.find(STORE, SINGLE)
+    for subject in (REST, CE):
+        r = results.find(subject, SINGLE)
+        if r is None:
+            continue
+        peers = [
+            _versus(r.rate, BARE, bare.rate if bare else None, "req/s"),
+            _versus(
+                r.rate, f"{STORE}, {plan.clients} writers", store.rate if store else None, "ev/s"
+            ),
+        ]
+        claim = f"single-event writes, {plan.clients} clients: {subject}"
+        found.append(Target(claim, r.rate, SINGLE_TARGET, "ev/s", "; ".join(p for p in peers if p)))
+    size = max(plan.batch_sizes)
+    batched, store_batch = results.find(CE, batch(size)), results.find(STORE, batch(size))
+    if batched is not None:
+        peer = _versus(
+            batched.rate,
+            f"{STORE}, same batches",
+            store_batch.rate if store_batch else None,
+            "ev/s",
+        )
+        claim = f"batch ingestion, {batch(size)}, {plural(plan.batch_clients, 'client')}"
+        found.append(Target(claim, batched.rate, BATCH_TARGET, "ev/s", peer))
+    top = float(max(plan.open_rates))
+    for subject in (REST, CE):
+        r = results.find(subject, SINGLE, top)
+        if r is None:
+            continue
+        p99 = r.measurement.percentile_ms(99) or 0.0
+        peers = [f"answered {r.rate:,.0f}/s of {top:,.0f}/s offered"]
+        for peer in (BARE, STORE):
+            other = results.find(peer, SINGLE, top)
+            value = other.measurement.percentile_ms(99) if other else None
+            if value:
+                peers.append(_versus(p99, f"{peer} p99", value, "ms"))
+        claim = f"p99 at {top:,.0f} ev/s offered, open loop: {subject}"
+        found.append(Target(claim, p99, P99_TARGET, "ms", "; ".join(peers), at_most=True))
+    return found
+
+
+def method(plan: Plan) -> list[str]:
+    return [
+        "Servers run in their own processes, one uvicorn worker each, as deployed: the"
+        " registry is `wfe serve registry` (relay publishing to Kafka included) on a fresh"
+        " database and private Kafka topics, configured by `WFE_*` variables; the bare"
+        " reference is a FastAPI app with one JSON POST route that validates a"
+        " registration-shaped body with pydantic and answers it back (no database). This"
+        " process generates the load with a minimal HTTP/1.1 keep-alive client (prepared"
+        " request bytes, one connection per client), so that it takes little CPU from them.",
+        f"{REST}: `POST /v1/contributors`, a new contributor each (unique email, so the"
+        " duplicate check runs) with an `Idempotency-Key`, as an HR tool sends it; 201 stores"
+        f" one event. {CE}: `POST /v1/events`, one structured CloudEvent"
+        " (`registered`, unique source id), 202 stores one event; batches: the same events"
+        " as `application/cloudevents-batch+json`. Store alone: `PostgresEventStore.append`"
+        f" in `engine.begin()` from this process, {plan.clients} writers (one pooled"
+        " connection each), own schema of the same database; its batches append to one new"
+        " stream per call.",
+        "Closed loop: every client sends its next request when the last is answered;"
+        " latency = one request. Open loop: requests arrive at a fixed rate whatever the"
+        f" answers, over up to {plan.open_connections} connections; latency runs from each"
+        " arrival's scheduled time to its answer, so queueing counts. Requests still"
+        f" unanswered {plan.grace:g} s after the last arrival was due are given up on and"
+        " count as infinitely late (∞).",
+        f"Each closed-loop figure adds up {plan.rounds} slices, one per round, of"
+        f" {plan.single.seconds or 0:g} s (single events) or {plan.batch.seconds or 0:g} s"
+        " (batches; a batch that starts before the time is up still counts); within a round"
+        f" the services take turns. Open loops: {plan.open_loop.seconds or 0:g} s at each rate."
+        " Before each measurement the registry's outbox is drained (relay caught up).",
+        "After each measurement the events stored are counted (registry: new rows of its"
+        " events table; store: rows after emptying it first) and must cover every"
+        " acknowledged event. Service CPU: CPU time of the server process (store alone:"
+        " this process) per second of measurement; load CPU: this process, generating HTTP.",
+    ]
+
+
+async def run(admin_url: str, kafka: str, plan: Plan, profile: Path | None = None) -> Report:
+    began, busy = time.perf_counter(), machine_busy()
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    async with fresh_postgres_database(admin_url) as url, stack(url, kafka) as where:
+        admin = await TableAdmin.connect(url)
+        try:
+            store = OurStore(url, "bench_store", admin)
+            await store.create()
+            server_facts = await admin.server_facts()
+            async with bare_app() as bare, service("registry", where) as registry:
+                bench = RegistryBench(plan, registry, bare, store, admin)
+                results = await bench.run()
+                profiles = await bench.profile(profile, 8) if profile else []
+        finally:
+            await admin.close()
+    wall = time.perf_counter() - began
+    facts = [
+        f"Command: `{COMMAND}{' --quick' if plan is QUICK else ''}"
+        f"{f' --profile {profile}' if profile else ''}`",
+        f"Run: {date}, {plan.name} mode, wall time {wall:.0f} s; all CPUs busy"
+        f" {busy_share(busy, machine_busy())} of the run (every process on the machine)",
+        *describe_stack(server_facts),
+    ]
+    described = [*method(plan), *([PROFILE_METHOD] if profile else [])]
+    section = Section(KEY, TITLE, facts, targets(results, plan), method=described)
+    section.tables = [
+        closed_table("Closed loop", results.all, "events", "ev/s"),
+        open_table("Open loop: fixed arrival rates", results.all),
+        *profile_tables([(name, summarize(raw)) for name, raw in profiles]),
+    ]
+    return Report(section, results.all)
+
+
+def main() -> None:
+    args = arguments(__doc__)
+    plan = QUICK if args.quick else FULL
+    report = asyncio.run(run(args.database_url, args.kafka, plan, args.profile))
+    finish(report, args, after=["store"])
+
+
+if __name__ == "__main__":
+    main()
