@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.eventstore.model import RecordedEvent
+from shared.http.text import PRINTABLE
 
 JSON_CONTENT_TYPE = "application/json"
 _HEADER_PREFIX = "ce_"
@@ -26,19 +27,19 @@ class CloudEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow")
 
     specversion: Literal["1.0"]
-    id: str = Field(min_length=1, max_length=200)
-    source: str = Field(min_length=1, max_length=500)
-    type: str = Field(min_length=1, max_length=200)
-    subject: str | None = Field(default=None, max_length=200)
+    id: str = Field(min_length=1, max_length=200, pattern=PRINTABLE)
+    source: str = Field(min_length=1, max_length=500, pattern=PRINTABLE)
+    type: str = Field(min_length=1, max_length=200, pattern=PRINTABLE)
+    subject: str | None = Field(default=None, max_length=200, pattern=PRINTABLE)
     time: datetime | None = None
-    datacontenttype: str | None = None
-    dataschema: str | None = None
+    datacontenttype: str | None = Field(default=None, max_length=200, pattern=PRINTABLE)
+    dataschema: str | None = Field(default=None, max_length=500, pattern=PRINTABLE)
     data: Any = None
     effectivetime: datetime | None = None
     sequence: int | None = Field(default=None, ge=1)
-    partitionkey: str | None = None
-    correlationid: str | None = None
-    causationid: str | None = None
+    partitionkey: str | None = Field(default=None, max_length=200, pattern=PRINTABLE)
+    correlationid: str | None = Field(default=None, max_length=200, pattern=PRINTABLE)
+    causationid: str | None = Field(default=None, max_length=200, pattern=PRINTABLE)
 
 
 class UndecodableMessage(ValueError):

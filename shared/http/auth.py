@@ -129,4 +129,23 @@ def requires(scope: str) -> Callable[[Request], Principal]:
             )
         return principal
 
+    dependency.required_scope = scope  # type: ignore[attr-defined]
     return dependency
+
+
+def authorize_before_validation(request: Request) -> None:
+    """FastAPI reads and validates a body before it runs dependencies, so a caller without
+    a valid token would learn about the body's shape (400/422) before hearing 401. The
+    validation error handler calls this first: the route's own scope check, if it has one,
+    raises its 401/403 problem."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    pending = list(getattr(dependant, "dependencies", []))
+    while pending:
+        dependency = pending.pop()
+        check = getattr(dependency, "call", None)
+        if getattr(check, "required_scope", None) is not None:
+            assert check is not None
+            check(request)
+            return
+        pending.extend(getattr(dependency, "dependencies", []))

@@ -114,6 +114,32 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, OSError | ConnectionError)
 
 
+def _refused_text(exc: BaseException) -> bool:
+    """PostgreSQL refusing a character in text or JSON (22021, 22P05): input that slipped
+    past validation, so the caller's mistake, not ours."""
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return isinstance(exc, sa_exc.DBAPIError) and sqlstate in ("22021", "22P05")
+
+
+def allowed_methods(request: Request, unless: object = None) -> str | None:
+    """Every method some route offers for this path (FastAPI's 405 names only the first
+    route that matched it), leaving out routes whose endpoint is `unless` (a catch-all)."""
+    methods: set[str] = set()
+    pending = list(request.app.routes)
+    while pending:
+        route = pending.pop()
+        nested = getattr(route, "original_router", None)
+        if nested is not None:
+            pending.extend(nested.routes)
+            continue
+        regex = getattr(route, "path_regex", None)
+        if getattr(route, "endpoint", None) is unless:
+            continue
+        if regex is not None and regex.match(request.url.path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods)) or None
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
@@ -121,15 +147,34 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        from shared.http.auth import authorize_before_validation
+
+        try:
+            authorize_before_validation(request)
+        except Problem as refused:
+            return problem_response(refused, request.url.path)
         return problem_response(validation_problem(exc.errors()), request.url.path)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         slug, title = _STATUS_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
-        problem = Problem(exc.status_code, slug, title, str(exc.detail), headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allowed = allowed_methods(request)
+            if allowed:
+                headers["Allow"] = allowed
+        problem = Problem(exc.status_code, slug, title, str(exc.detail), headers=headers)
         return problem_response(problem, request.url.path)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if _refused_text(exc):
+            problem = Problem(
+                400,
+                "invalid-characters",
+                "Invalid characters",
+                "text must not contain NUL or other characters the store refuses",
+            )
+            return problem_response(problem, request.url.path)
         if database_unavailable(exc):
             log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
             problem = Problem(

@@ -13,18 +13,19 @@ from services.policy.adapters.tables import policy_versions
 from services.policy.api.context import Admin, Checker, Context, Reader
 from services.policy.domain.document import PolicyInvalid
 from services.policy.engine import EVALUATIONS
-from services.registry.domain.values import Classification
+from services.registry.domain.values import Classification, Label
 from shared.eventstore.store import EventStore
 from shared.http.problems import Problem
+from shared.http.text import IDENTIFIER
 
 router = APIRouter(tags=["policy"])
-ContributorId = Annotated[str, Path(min_length=1, max_length=128)]
+ContributorId = Annotated[str, Path(min_length=1, max_length=128, pattern=IDENTIFIER)]
 
 
 class PublishRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     document: dict[str, Any]
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Label
 
 
 class PublishedVersion(BaseModel):
@@ -61,7 +62,7 @@ class Simulation(BaseModel):
 
 class AccessCheck(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    contributor_id: str = Field(min_length=1, max_length=128)
+    contributor_id: str = Field(min_length=1, max_length=128, pattern=IDENTIFIER)
     resource: str = Field(min_length=1, max_length=200)
     classification: Classification
     action: Literal["access", "read", "write"] = "access"

@@ -29,7 +29,7 @@ async def store(conn: AsyncConnection, contributor_id: str, values: dict[str, st
     nonce = os.urandom(12)
     plaintext = json.dumps(dict(values), sort_keys=True).encode()
     ciphertext = AESGCM(key).encrypt(nonce, plaintext, contributor_id.encode())
-    reference = f"vault:{contributor_id}:{nonce.hex()[:12]}"
+    reference = f"vault:{nonce.hex()}"
     await upsert(
         conn,
         self_identifications,

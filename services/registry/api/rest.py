@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, create_model
 
 from services.registry.adapters.tables import contributors
 from services.registry.api.context import Context, Reader, Writer
@@ -37,6 +37,7 @@ from services.registry.domain.values import Identifier
 from shared.http.conditional import etag
 from shared.http.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from shared.http.problems import Problem
+from shared.http.text import PRINTABLE, IsoDateTime
 
 router = APIRouter(prefix="/v1/contributors", tags=["contributors"])
 
@@ -82,10 +83,10 @@ async def get_contributor(
     ctx: Context,
     _: Reader,
     as_of: Annotated[
-        AwareDatetime | None, Query(description="What we knew then (recorded time)")
+        IsoDateTime | None, Query(description="What we knew then (recorded time)")
     ] = None,
     effective_at: Annotated[
-        AwareDatetime | None, Query(description="What was in effect then")
+        IsoDateTime | None, Query(description="What was in effect then")
     ] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
@@ -105,11 +106,13 @@ async def get_contributor(
 async def list_contributors(
     ctx: Context,
     _: Reader,
-    contributor_type: Annotated[str | None, Query(alias="type", max_length=50)] = None,
-    lifecycle: Annotated[str | None, Query(alias="state", max_length=20)] = None,
-    owning_function: Annotated[str | None, Query(max_length=50)] = None,
-    business_unit: Annotated[str | None, Query(max_length=200)] = None,
-    sponsor: Annotated[str | None, Query(max_length=64)] = None,
+    contributor_type: Annotated[
+        str | None, Query(alias="type", max_length=50, pattern=PRINTABLE)
+    ] = None,
+    lifecycle: Annotated[str | None, Query(alias="state", max_length=20, pattern=PRINTABLE)] = None,
+    owning_function: Annotated[str | None, Query(max_length=50, pattern=PRINTABLE)] = None,
+    business_unit: Annotated[str | None, Query(max_length=200, pattern=PRINTABLE)] = None,
+    sponsor: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> ContributorPage:

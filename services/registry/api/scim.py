@@ -50,6 +50,7 @@ from services.registry.domain import commands as c
 from shared.http.auth import Principal
 from shared.http.conditional import expected_version
 from shared.http.idempotency import StoredResponse, request_hash, run_once
+from shared.http.problems import allowed_methods
 
 router = APIRouter(prefix=PREFIX, tags=["scim"])
 router.include_router(scim_discovery.router)
@@ -256,7 +257,9 @@ async def delete_user(request: Request, user_id: str) -> Response:
 
 
 @router.api_route(
-    "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+    "/{rest:path}",
+    methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"],
+    include_in_schema=False,
 )
 async def unsupported(request: Request, rest: str) -> Response:
     async def work(_: Principal) -> Response:
@@ -264,7 +267,8 @@ async def unsupported(request: Request, rest: str) -> Response:
         if rest in ("Bulk", "Me"):
             raise ScimError(501, f"{what} is not implemented (see ServiceProviderConfig)")
         if _ENDPOINTS.fullmatch(rest):
-            raise ScimError(405, f"{what} is not supported")
+            allowed = allowed_methods(request, unless=unsupported) or ""
+            raise ScimError(405, f"{what} is not supported", headers={"Allow": allowed})
         raise ScimError(404, f"{what} is not a SCIM endpoint")
 
     return await answer(request, work)

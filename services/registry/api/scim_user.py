@@ -17,6 +17,7 @@ from services.registry.adapters.tables import contributors, source_references
 from services.registry.api.scim_errors import weak_etag
 from services.registry.api.scim_schema import CONTRIBUTOR_USER, CORE_USER, ENTERPRISE_USER, PREFIX
 from services.registry.domain.values import EmailAddress, OwningFunction
+from shared.http.text import IDENTIFIER
 
 UNASSIGNED = "unassigned"
 """Sponsor and business unit of a User provisioned without manager or department: the
@@ -131,6 +132,8 @@ async def load_records(
 
 
 async def load_record(conn: AsyncConnection, user_id: str, system: str) -> UserRecord | None:
+    if not re.fullmatch(IDENTIFIER, user_id):
+        return None  # no contributor can have such an id: "no User", not a database error
     found = await load_records(conn, contributors.c.id == user_id, system, offset=0, limit=1)
     return found[0] if found else None
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -15,6 +15,7 @@ from services.reporting.consumer import ConsumerWorker
 from shared.app import ServiceContext
 from shared.http.auth import Principal, requires
 from shared.http.problems import Problem
+from shared.http.text import PRINTABLE, IsoDate, IsoDateTime
 
 SERVICE = "reporting"
 
@@ -47,13 +48,16 @@ Reader = Annotated[Principal, Depends(requires("reports:read"))]
 DeiAggregateReader = Annotated[Principal, Depends(requires("dei:aggregate"))]
 
 ContributorType = Annotated[
-    str | None, Query(alias="type", max_length=50, description="Only this contributor type")
+    str | None,
+    Query(alias="type", max_length=50, pattern=PRINTABLE, description="Only this contributor type"),
 ]
-BusinessUnit = Annotated[str | None, Query(max_length=200, description="Only this business unit")]
-At = Annotated[AwareDatetime | None, Query(description="The instant asked about (default: now)")]
-On = Annotated[date | None, Query(description="The UTC day asked about (default: today)")]
-From = Annotated[date | None, Query(alias="from", description="First UTC day (inclusive)")]
-To = Annotated[date | None, Query(alias="to", description="Last UTC day (inclusive)")]
+BusinessUnit = Annotated[
+    str | None, Query(max_length=200, pattern=PRINTABLE, description="Only this business unit")
+]
+At = Annotated[IsoDateTime | None, Query(description="The instant asked about (default: now)")]
+On = Annotated[IsoDate | None, Query(description="The UTC day asked about (default: today)")]
+From = Annotated[IsoDate | None, Query(alias="from", description="First UTC day (inclusive)")]
+To = Annotated[IsoDate | None, Query(alias="to", description="Last UTC day (inclusive)")]
 
 
 def now() -> datetime:
