@@ -130,6 +130,10 @@ class CheckpointedConsumer:
         finally:
             await self._subscriber.stop()
 
+    def assignment(self) -> frozenset[TopicPartition]:
+        """The partitions this member owns now."""
+        return self._subscriber.assignment()
+
     async def lag(self) -> dict[TopicPartition, int]:
         """Messages on the transport not yet processed, per assigned partition."""
         partitions = sorted(self._subscriber.assignment())

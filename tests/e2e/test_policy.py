@@ -279,3 +279,39 @@ async def test_a_restart_with_pending_timers_loses_none_and_fires_none_twice(
         await engine.dispose()
     assert pending == 0
     assert isinstance(restart_clock.today, date)
+
+
+async def test_two_policy_instances_split_the_partitions_and_decide_once(
+    stack_settings: ServiceSettings, registry: RunningApp, clock: Clock
+) -> None:
+    """Both instances join the group `policy`; each contributor's events are decided by
+    whichever owns its partition, and no decision is recorded twice."""
+    first_app = create_app([policy_definition(clock, timer_interval=0.2)], stack_settings, "p1")
+    second_app = create_app([policy_definition(clock, timer_interval=0.2)], stack_settings, "p2")
+    cids = [new_cid() for _ in range(12)]
+    async with serve(first_app) as first, serve(second_app) as second:
+        consumers = [
+            app.state.services["policy"].extras["consumer"] for app in (first_app, second_app)
+        ]
+
+        async def split() -> bool:
+            owned = [c.assignment() for c in consumers]
+            return all(owned) and not (owned[0] & owned[1])
+
+        await eventually(split, 30, "the two instances to split the partitions")
+        async with registry.client() as r, first.client() as p:
+            for cid in cids:
+                await active_contractor(
+                    r,
+                    cid,
+                    background_valid_until=clock.today + timedelta(days=300),
+                    contract_end=clock.today + timedelta(days=300),
+                )
+            for cid in cids:
+                await caught_up(r, p, cid)
+            for cid in cids:
+                history = (await p.get(f"/v1/decisions/{cid}/history")).json()
+                decided = [(h["type"], h["data"]["based_on_version"]) for h in history]
+                assert len(decided) == len(set(decided)), f"{cid} decided twice: {decided}"
+        assert all(c.stats.processed > 0 for c in consumers), [c.stats for c in consumers]
+        assert second.base_url != first.base_url
