@@ -315,3 +315,70 @@ async def test_two_policy_instances_split_the_partitions_and_decide_once(
                 assert len(decided) == len(set(decided)), f"{cid} decided twice: {decided}"
         assert all(c.stats.processed > 0 for c in consumers), [c.stats for c in consumers]
         assert second.base_url != first.base_url
+
+
+EXPECTED = {  # the handbook's table, as the default policy states it
+    "employee": (
+        "restricted",
+        {"background_check", "identity_verification", "nda", "security_training"},
+        5,
+    ),
+    "contractor": (
+        "confidential",
+        {
+            "background_check",
+            "identity_verification",
+            "misclassification_assessment",
+            "nda",
+            "security_training",
+        },
+        2,
+    ),
+    "agency_worker": ("internal", {"identity_verification", "nda", "security_training"}, 3),
+    "gig_worker": ("public", {"identity_verification", "tax_form"}, 1),
+    "subcontractor": ("internal", {"insurance_certificate", "nda"}, 0),
+    "partner": ("internal", {"nda"}, 1),
+    "app_developer": ("public", {"app_security_review", "developer_agreement"}, 0),
+    "digital_agent": ("internal", {"agent_security_review"}, 0),
+}
+RANKS = ["public", "internal", "confidential", "restricted"]
+
+
+@pytest.mark.parametrize("contributor_type", list(EXPECTED))
+async def test_each_type_under_the_default_policy(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient], contributor_type: str
+) -> None:
+    registry, policy = clients
+    cid = new_cid()
+    ceiling, checks, dei_count = EXPECTED[contributor_type]
+    registered = await registry.post(
+        "/v1/contributors",
+        json={
+            "contributor_id": cid,
+            "contributor_type": contributor_type,
+            "display_name": "Typed",
+            "owning_function": "business_unit",
+            "sponsor": "sponsor-1",
+            "business_unit": "ops",
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    for step in ("/onboarding", "/activation"):
+        assert (await registry.post(f"/v1/contributors/{cid}{step}", json={})).status_code == 200
+    evaluation = await caught_up(registry, policy, cid)
+    assert {r["check"] for r in evaluation["requirements"]} == checks
+    assert len(evaluation["dei_programs"]) == dei_count
+    above = RANKS[RANKS.index(ceiling) + 1] if ceiling != "restricted" else None
+    if above is not None:
+        response = await policy.post(
+            "/v1/access/check",
+            json={
+                "contributor_id": cid,
+                "resource": "crm",
+                "classification": above,
+                "approvals": ["sponsor-1"],
+            },
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["permit"] is False
+        assert any("over_ceiling" in reason for reason in response.json()["reasons"])
