@@ -55,7 +55,7 @@ UNITS = ("logistics", "retail", "platform")
 CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
 STATUSES = ("compliant", "pending", "non_compliant", "expired")
 POLICY = "org.workforce.policy."
-CONTRIBUTORS = 120
+CONTRIBUTORS = 500
 
 
 @dataclass
@@ -194,7 +194,7 @@ async def script_ecosystem(
 async def _contributor(api: RegistryClient, i: int, now: datetime) -> str:
     kind = TYPES[i % len(TYPES)]
     today = now.date()
-    registered = midnight(today - timedelta(days=120 - i % 40)) + timedelta(hours=9)
+    registered = midnight(today - timedelta(days=365 - i % 300)) + timedelta(hours=9)
     created = await api.register(
         kind,
         display_name=f"Person {i}",
