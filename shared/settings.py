@@ -47,6 +47,12 @@ class ServiceSettings(BaseSettings):
         default=True, description="Run each service's outbox relay in the API process too."
     )
     max_body_bytes: int = 4 * 1024 * 1024
+    dashboard_stream_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A dashboard stream ends after this long and the page opens a new one, "
+        "so a shutting-down server never waits on an endless response.",
+    )
 
     def database_url_for(self, service: str) -> str:
         """PostgreSQL: one database, a schema per service. SQLite: a file per service."""

@@ -6,8 +6,8 @@
 - `GET /dashboard/stream?ticket=...` (or with a bearer token in the header, for scripts):
   server-sent events. First `snapshot` (every section), then `update` (only the sections
   that changed), keep-alive comments every `KEEPALIVE_SECONDS`, and `end` when the stream
-  closes itself: after `MAX_STREAM_SECONDS` (a server that is shutting down waits for open
-  responses, so none may stay open for long) or when the token expires. The page then
+  closes itself: after `settings.dashboard_stream_seconds` (a server shutting down waits
+  for open responses, so none may stay open for long) or when the token expires. The page then
   asks for a new ticket and reconnects; it gets a 401 if its token is no longer valid.
 """
 
@@ -56,7 +56,6 @@ ASSETS = {
     "chart.js-LICENSE.md": "text/markdown; charset=utf-8",
 }
 KEEPALIVE_SECONDS = 15.0
-MAX_STREAM_SECONDS = 60.0
 RETRY_MILLISECONDS = 2000
 _FEED = "dashboard"
 
@@ -146,7 +145,7 @@ async def stream(
     viewer = _viewer(request, ticket)
     feed = _feed(request, context)
     return StreamingResponse(
-        _events(feed, viewer),
+        _events(feed, viewer, request.app.state.settings.dashboard_stream_seconds),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
@@ -182,10 +181,12 @@ def _feed(request: Request, context: ReportingContext) -> DashboardFeed:
     return feed
 
 
-async def _events(feed: DashboardFeed, viewer: tickets.Ticket) -> AsyncIterator[str]:
+async def _events(
+    feed: DashboardFeed, viewer: tickets.Ticket, lifetime: float
+) -> AsyncIterator[str]:
     yield f"retry: {RETRY_MILLISECONDS}\n\n"
     started = datetime.now(UTC)
-    ends = min(viewer.until, started + timedelta(seconds=MAX_STREAM_SECONDS))
+    ends = min(viewer.until, started + timedelta(seconds=lifetime))
     reason = "token_expired" if ends == viewer.until else "reconnect"
     async with feed.viewing():
         sent: Sections = {}
