@@ -24,6 +24,7 @@ from shared.envelope import CloudEvent, from_binary
 from shared.eventstore.model import NewEvent
 from shared.eventstore.store import event_store_for
 from shared.outbox.relay import outbox_backlog
+from tests.databases import FreshDatabase
 from tests.faults.workers import PROJECTION_DDL, Happened
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,6 +59,20 @@ async def read_topic(bootstrap: str, topic: str) -> list[tuple[int, CloudEvent]]
         return out
     finally:
         await consumer.stop()
+
+
+def worker_args(database: FreshDatabase, bootstrap: str, topic: str) -> list[str]:
+    """The options every worker takes: where its database and its topic are."""
+    return [
+        "--database-url",
+        database.url,
+        "--schema",
+        database.schema,
+        "--bootstrap",
+        bootstrap,
+        "--topic",
+        topic,
+    ]
 
 
 @dataclass

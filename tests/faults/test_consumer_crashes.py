@@ -17,6 +17,7 @@ from tests.faults.harness import (
     fold_log,
     outbox_size,
     projection,
+    worker_args,
 )
 
 TOTAL = 5_000
@@ -26,16 +27,7 @@ async def test_consumer_killed_around_its_commit_applies_each_event_once(
     database: FreshDatabase, kafka_bootstrap: str
 ) -> None:
     topic = await create_topic(kafka_bootstrap)
-    common = [
-        "--database-url",
-        database.url,
-        "--schema",
-        database.schema,
-        "--bootstrap",
-        kafka_bootstrap,
-        "--topic",
-        topic,
-    ]
+    common = worker_args(database, kafka_bootstrap, topic)
     await append_load(database.engine, TOTAL)
     await create_projection_tables(database.engine)
     relay = Worker(["relay", *common])

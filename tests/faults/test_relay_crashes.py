@@ -23,6 +23,7 @@ from tests.faults.harness import (
     outbox_size,
     projection,
     read_topic,
+    worker_args,
 )
 
 TOTAL = 10_000
@@ -32,16 +33,7 @@ async def test_relay_killed_five_times_loses_nothing(
     database: FreshDatabase, kafka_bootstrap: str
 ) -> None:
     topic = await create_topic(kafka_bootstrap)
-    common = [
-        "--database-url",
-        database.url,
-        "--schema",
-        database.schema,
-        "--bootstrap",
-        kafka_bootstrap,
-        "--topic",
-        topic,
-    ]
+    common = worker_args(database, kafka_bootstrap, topic)
     relay = Worker(["relay", *common])
     relay.start()
     load = asyncio.create_task(append_load(database.engine, TOTAL, pace=0.004))

@@ -10,6 +10,7 @@ from tests.faults.harness import (
     eventually,
     outbox_size,
     read_topic,
+    worker_args,
 )
 
 ACTIVE = "is the active relay"
@@ -19,17 +20,7 @@ async def test_standby_relay_takes_over_when_the_active_one_is_killed(
     database: FreshDatabase, kafka_bootstrap: str
 ) -> None:
     topic = await create_topic(kafka_bootstrap)
-    args = [
-        "relay",
-        "--database-url",
-        database.url,
-        "--schema",
-        database.schema,
-        "--bootstrap",
-        kafka_bootstrap,
-        "--topic",
-        topic,
-    ]
+    args = ["relay", *worker_args(database, kafka_bootstrap, topic)]
     first, second = Worker(args), Worker(args)
     try:
         first.start()
