@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: test lint stack-up stack-down stack-status run
+.PHONY: test lint stack-up stack-down stack-status run bench
 
 test:
 	deploy/test.sh $(ARGS)
@@ -27,6 +27,11 @@ stack-status: $(BIN)/wfe
 # The embedded mode: every service in one process, SQLite, no Kafka, no PostgreSQL.
 run: $(BIN)/wfe
 	$(BIN)/wfe dev
+
+# The benchmark suite against the running stack (`make stack-up` first); writes
+# docs/benchmarks.md and docs/benchmarks.png. `make bench ARGS=--quick` checks it in a minute.
+bench: $(BIN)/wfe
+	eval "$$($(BIN)/wfe stack env)" && $(BIN)/wfe bench $(ARGS)
 
 $(BIN)/wfe: pyproject.toml
 	test -x $(BIN)/pip || python3 -m venv $(VENV)

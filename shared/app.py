@@ -26,6 +26,7 @@ from shared.http.problems import PROBLEM_JSON, install_problem_handlers
 from shared.migrations import migrate
 from shared.settings import ServiceSettings
 from shared.telemetry import install_metrics
+from shared.tracing import configure_tracing
 from shared.transport.factory import InProcessTransport, KafkaTransport, Transport
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def create_app(
     services: Sequence[ServiceDefinition], settings: ServiceSettings, title: str
 ) -> FastAPI:
     key = signing_key(settings.signing_key, settings.data_dir, settings.environment)
+    configure_tracing("wfe-" + "-".join(s.name for s in services))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,7 +103,7 @@ def create_app(
     app.state.authenticator = Authenticator(key)
     app.state.settings = settings
     install_problem_handlers(app)
-    install_metrics(app)
+    install_metrics(app, lambda request: _refresh_gauges(request, services))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     for service in services:
         app.include_router(service.router)
@@ -121,6 +123,17 @@ async def _supervised(worker: Worker, stop: asyncio.Event) -> None:
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
             except TimeoutError:
                 continue
+
+
+async def _refresh_gauges(request: Request, services: Sequence[ServiceDefinition]) -> None:
+    """The readiness checks set the backlog and lag gauges as they measure them."""
+    for service in services:
+        if service.readiness is None:
+            continue
+        try:
+            await service.readiness(request.app.state.services[service.name])
+        except Exception as exc:  # a scrape shows the last figures rather than failing
+            log.warning("metrics: cannot refresh %s's gauges: %s", service.name, exc)
 
 
 def _health_routes(app: FastAPI, services: Sequence[ServiceDefinition]) -> None:

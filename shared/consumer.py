@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ from shared.db import upsert
 from shared.envelope import CloudEvent, UndecodableMessage, from_binary
 from shared.eventstore.tables import checkpoints, consumed_streams
 from shared.telemetry import CONSUMER_EVENTS, CONSUMER_LAG
+from shared.tracing import TRACE_FIELDS, batch_span
 from shared.transport.base import (
     IncomingMessage,
     OutgoingMessage,
@@ -51,6 +52,22 @@ class Rewind(Exception):
 class Delivery:
     message: IncomingMessage
     event: CloudEvent
+
+    @property
+    def origin(self) -> tuple[str | None, bytes | None]:
+        """The correlation id and trace context this event was produced under."""
+        return self.event.correlationid, self.message.headers.get(TRACE_FIELDS[0])
+
+
+def runs_by_origin(deliveries: Sequence[Delivery]) -> Iterator[Sequence[Delivery]]:
+    """Consecutive deliveries sharing an origin, in order: a handler that records new events
+    processes each run under its origin so that those events carry it on, and still handles
+    the many events of one request (a CloudEvents batch) together."""
+    start = 0
+    for index in range(1, len(deliveries) + 1):
+        if index == len(deliveries) or deliveries[index].origin != deliveries[start].origin:
+            yield deliveries[start:index]
+            start = index
 
 
 Handler = Callable[[AsyncConnection, Sequence[Delivery]], Awaitable[None]]
@@ -153,7 +170,8 @@ class CheckpointedConsumer:
         try:
             async with self._engine.begin() as conn:
                 fresh = await self._unseen(conn, deliveries)
-                await self._handler(conn, fresh)
+                with batch_span(f"{self.name} process", [m.headers for m in messages]):
+                    await self._handler(conn, fresh)
                 await self._record(conn, fresh, next_offsets)
         except (sa.exc.DBAPIError, OSError, Rewind):
             raise
@@ -268,6 +286,7 @@ class CheckpointedConsumer:
         self.stats.dead_letters += len(dead)
         CONSUMER_EVENTS.labels(self.name, "dead_letter").inc(len(dead))
         for d in dead:
+            correlation = d.message.headers.get("ce_correlationid")
             log.warning(
                 "consumer %s: dead-lettered %s/%d@%d: %s",
                 self.name,
@@ -275,6 +294,7 @@ class CheckpointedConsumer:
                 d.message.partition,
                 d.message.offset,
                 d.reason,
+                extra={"correlation_id": correlation.decode("latin-1") if correlation else None},
             )
 
     def _dead_letter_message(self, dead: DeadLetter) -> OutgoingMessage:

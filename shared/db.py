@@ -1,18 +1,29 @@
 """Engines for both backends, configured once.
 
 PostgreSQL: asyncpg, the service's schema first on `search_path`. SQLite: WAL, a busy
-timeout, and `BEGIN IMMEDIATE` so that writers queue on the database lock up front instead
-of failing with "database is locked" when a read transaction later tries to write.
+timeout, and `BEGIN IMMEDIATE` so that writers take the database lock up front instead of
+failing with "database is locked" when a read transaction later tries to write.
+
+SQLite has one writer at a time and every transaction here begins IMMEDIATE, so each holds
+that lock while it runs. Left to SQLite, the pooled connections of a busy process would
+wait for it in SQLite's busy handler, which sleeps and retries with no queue: under a
+sustained load (`wfe demo` against `wfe dev`) a waiter can lose every retry for the whole
+busy timeout and fail with "database is locked". So the transactions of one engine first
+queue, first come first served, on an asyncio lock; SQLite's own busy timeout is left to
+other processes (`wfe replay`, `wfe token`) that touch the same files now and then.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import await_
 
 
 def is_postgres(engine: AsyncEngine) -> bool:
@@ -31,13 +42,24 @@ def create_engine(url: str, *, schema: str, pool_size: int = 20) -> AsyncEngine:
             connect_args={"server_settings": {"search_path": schema}},
         )
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
         _configure_sqlite(engine)
         return engine
     raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
 
 
+SQLITE_BUSY_SECONDS = 30
+SQLITE_QUEUE_SECONDS = 120
+"""How long a transaction waits for its turn in the process's queue: far longer than any
+transaction of ours takes even on a loaded machine (a lane of `wfe demo` posts 500 events in
+one), so reaching it means something is stuck, e.g. a transaction waiting on another one of
+the same engine."""
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
+    write_lock = asyncio.Lock()
+    holders: set[sa.Connection] = set()
+
     @sa.event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so BEGIN IMMEDIATE below is ours.
@@ -45,13 +67,34 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     @sa.event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Listeners run inside SQLAlchemy's greenlet, where `await_` may wait on the loop.
+        try:
+            await_(asyncio.wait_for(write_lock.acquire(), SQLITE_QUEUE_SECONDS))
+        except TimeoutError as exc:
+            # What SQLite itself would have said: callers treat both alike (503, retry).
+            locked = sqlite3.OperationalError("database is locked")
+            raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, locked) from exc
+        holders.add(connection)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(connection)
+            raise
+
+    # Both fire just before the COMMIT or ROLLBACK is sent; the next transaction's BEGIN
+    # IMMEDIATE then waits those few milliseconds in SQLite's busy handler, alone.
+    @sa.event.listens_for(engine.sync_engine, "commit")
+    @sa.event.listens_for(engine.sync_engine, "rollback")
+    def _release(connection: sa.Connection) -> None:
+        if connection in holders:
+            holders.discard(connection)
+            write_lock.release()
 
 
 async def upsert(

@@ -19,11 +19,12 @@ from services.policy.engine import PolicyEngine, RegistryFact, utc_today
 from services.registry.domain.events import catalogue as registry_catalogue
 from services.registry.domain.types import ContributorTypes
 from shared.app import ServiceContext, ServiceDefinition, Worker, create_app
-from shared.consumer import CheckpointedConsumer, Delivery
+from shared.consumer import CheckpointedConsumer, Delivery, runs_by_origin
 from shared.eventstore.store import event_store_for
 from shared.outbox.relay import OutboxRelay, RelayConfig, outbox_backlog
 from shared.settings import ServiceSettings
 from shared.telemetry import OUTBOX_BACKLOG
+from shared.tracing import continuing, current_trace_context
 
 SOURCE = "/policy"
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 class TimerWorker:
     """Fires due timers every `interval` seconds; after downtime the overdue ones fire late,
-    never not at all."""
+    never not at all. On start, it first finishes any publication left half re-evaluated."""
 
     def __init__(self, engine: AsyncEngine, policy: PolicyEngine, interval: float) -> None:
         self._engine = engine
@@ -39,6 +40,10 @@ class TimerWorker:
         self._interval = interval
 
     async def run(self, stop: asyncio.Event) -> None:
+        # A publication whose re-evaluation a crash interrupted is finished first.
+        caught_up = await self._policy.catch_up(self._engine)
+        if caught_up:
+            log.info("finished an interrupted publication: %d decisions", caught_up)
         while not stop.is_set():
             async with self._engine.begin() as conn:
                 fired = await self._policy.fire_due_timers(conn)
@@ -51,19 +56,30 @@ class TimerWorker:
 
 def handler(policy: PolicyEngine) -> Callable[[AsyncConnection, Sequence[Delivery]], Any]:
     async def handle(conn: AsyncConnection, deliveries: Sequence[Delivery]) -> None:
-        facts = [
-            RegistryFact(
-                contributor_id=d.event.subject or "",
-                type=d.event.type,
-                data=d.event.data if isinstance(d.event.data, dict) else {},
-                effective_time=d.event.effectivetime or d.event.time,  # type: ignore[arg-type]
-                version=d.event.sequence or 0,
-            )
-            for d in deliveries
-        ]
-        await policy.on_registry_events(conn, facts, {"actor": "policy", "channel": "consumer"})
+        # Decisions carry on the correlation id and trace of the registry events they follow.
+        for run in runs_by_origin(deliveries):
+            correlation_id, _ = run[0].origin
+            with continuing(run[0].message.headers, f"{SERVICE} decide", correlation_id):
+                metadata = {
+                    "actor": "policy",
+                    "channel": "consumer",
+                    "correlation_id": correlation_id,
+                    **current_trace_context(),
+                }
+                await policy.on_registry_events(conn, [_fact(d) for d in run], metadata)
 
     return handle
+
+
+def _fact(delivery: Delivery) -> RegistryFact:
+    event = delivery.event
+    return RegistryFact(
+        contributor_id=event.subject or "",
+        type=event.type,
+        data=event.data if isinstance(event.data, dict) else {},
+        effective_time=event.effectivetime or event.time,  # type: ignore[arg-type]
+        version=event.sequence or 0,
+    )
 
 
 def definition(

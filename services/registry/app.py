@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from services.registry.api import cloudevents, rest, scim, self_identification
+from services.registry.api import cloudevents, execution, rest, scim, self_identification
 from services.registry.api.context import SERVICE, RegistryContext
 from services.registry.domain.types import ContributorTypes
 from services.registry.handlers import Registry
 from shared.app import ServiceContext, ServiceDefinition, Worker, create_app
+from shared.batching import GroupCommit
 from shared.eventstore.store import event_store_for
 from shared.outbox.relay import OutboxRelay, RelayConfig, outbox_backlog
 from shared.settings import ServiceSettings
@@ -20,8 +22,15 @@ SOURCE = "/registry"
 
 
 async def _start(context: ServiceContext) -> list[Worker]:
-    registry = Registry(event_store_for(context.engine.dialect.name), ContributorTypes.defaults())
-    context.extras["registry"] = RegistryContext(context.engine, registry, SOURCE)
+    engine = context.engine
+    registry = Registry(event_store_for(engine.dialect.name), ContributorTypes.defaults())
+    context.extras["registry"] = RegistryContext(
+        engine,
+        registry,
+        SOURCE,
+        writes=GroupCommit(functools.partial(execution.record_writes, engine, registry)),
+        events=GroupCommit(functools.partial(cloudevents.ingest, engine, registry)),
+    )
     if not context.settings.run_relays:
         return []
     return [relay(context)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import NoReturn
 
 import typer
@@ -20,3 +21,9 @@ def settings_error(exc: ValidationError, prefix: str) -> NoReturn:
     problem = exc.errors()[0]
     field = prefix + "_".join(str(p) for p in problem["loc"]).upper()
     fail(f"{field}: {problem['msg']} (got {problem.get('input')!r})")
+
+
+def quiet_kafka_client() -> None:
+    """aiokafka logs each failed connection attempt; a command reports the failure itself,
+    in one line, from the transport's error."""
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)

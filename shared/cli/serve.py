@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from shared.cli.output import fail, settings_error
 from shared.http.auth import InsecureSigningKey
+from shared.logs import LogFormat, LogSettings, configure_logging
 from shared.settings import ServiceSettings
 
 app = typer.Typer(help="Run one service (stack mode: PostgreSQL + Kafka).", no_args_is_help=True)
@@ -29,6 +30,16 @@ def settings() -> ServiceSettings:
         settings_error(exc, "WFE_")
 
 
+def process_logging(service: str, log_format: LogFormat = "json", level: str = "INFO") -> None:
+    """The process's logging; WFE_LOG_FORMAT / WFE_LOG_LEVEL override the command's defaults
+    (for a service: JSON lines at INFO, what a log collector reads from a container)."""
+    try:
+        configured = LogSettings()
+    except ValidationError as exc:
+        settings_error(exc, "WFE_LOG_")
+    configure_logging(service, configured.format or log_format, configured.level or level)
+
+
 def _serve(service: str, host: str, port: int | None) -> None:
     from services.policy.app import app as policy_app
     from services.registry.app import app as registry_app
@@ -39,7 +50,10 @@ def _serve(service: str, host: str, port: int | None) -> None:
         asgi = factories[service](settings())
     except InsecureSigningKey as exc:
         fail(str(exc))
-    uvicorn.run(asgi, host=host, port=port or PORTS[service], log_level="info", access_log=False)
+    process_logging(service)
+    # No log_config: uvicorn's loggers propagate to the one handler process_logging installed.
+    # Its access log stays off; the telemetry middleware writes one with the correlation id.
+    uvicorn.run(asgi, host=host, port=port or PORTS[service], log_config=None, access_log=False)
 
 
 @app.command()
@@ -79,6 +93,7 @@ def relay(service: RelayFor = typer.Argument(RelayFor.registry, help="Whose outb
     configured = settings()
     if not configured.kafka_bootstrap_servers:
         fail("a relay needs Kafka: set WFE_KAFKA_BOOTSTRAP_SERVERS")
+    process_logging(f"{service.value}-relay")
 
     async def run() -> None:
         engine = create_engine(configured.database_url_for(service.value), schema=service.value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -77,6 +77,13 @@ def recorded_from_row(row: Any) -> RecordedEvent:
     return RecordedEvent(*row)
 
 
+@dataclass(frozen=True, slots=True)
+class StreamAppend:
+    stream_id: str
+    events: Sequence[NewEvent]
+    expected_version: int
+
+
 class EventStore(ABC):
     async def append(
         self,
@@ -115,6 +122,32 @@ class EventStore(ABC):
             outbox.insert(), [{"position": e.position, "stream_id": stream_id} for e in recorded]
         )
         return recorded
+
+    async def append_streams(
+        self, conn: AsyncConnection, appends: Sequence[StreamAppend]
+    ) -> list[list[RecordedEvent]]:
+        """Appends to several streams at once, each at the version the caller read (so
+        none may be "any"), in the order given. All or nothing: a stream that moved, or an
+        event id that is already stored, raises `WrongExpectedVersion` and the caller's
+        transaction is unusable; callers that want to tell these cases apart, or replay
+        stored ids, append stream by stream instead."""
+        return [await self.append(conn, a.stream_id, a.events, a.expected_version) for a in appends]
+
+    async def read_streams(
+        self, conn: AsyncConnection, stream_ids: Sequence[str]
+    ) -> dict[str, list[RecordedEvent]]:
+        """Several whole streams in one query, each in version order; absent ones are empty."""
+        found: dict[str, list[RecordedEvent]] = {s: [] for s in stream_ids}
+        if not stream_ids:
+            return found
+        query = (
+            sa.select(*COLUMNS)
+            .where(events.c.stream_id.in_(list(found)))
+            .order_by(events.c.stream_id, events.c.version)
+        )
+        for row in await conn.execute(query):
+            found[row.stream_id].append(recorded_from_row(row))
+        return found
 
     async def _append_unchecked(
         self,
@@ -248,6 +281,83 @@ _RESERVE = sa.text(
 )
 
 
+_PG_APPEND_STREAMS = sa.text(
+    """
+    WITH inserted AS (
+        INSERT INTO events (event_id, stream_id, version, type, data, metadata,
+                            effective_time, recorded_time)
+        SELECT e.event_id, e.stream_id, e.version, e.type, e.data::jsonb, e.metadata::jsonb,
+               e.effective_time, :recorded
+        FROM unnest(:ids, :streams, :versions, :types, :data, :metadata, :effective)
+             WITH ORDINALITY AS e(event_id, stream_id, version, type, data, metadata,
+                                  effective_time, n)
+        ORDER BY e.n
+        RETURNING position, event_id, stream_id
+    ), boxed AS (
+        INSERT INTO outbox (position, stream_id) SELECT position, stream_id FROM inserted
+    )
+    SELECT position, event_id FROM inserted
+    """
+).bindparams(
+    sa.bindparam("ids", type_=ARRAY(sa.Uuid())),
+    sa.bindparam("streams", type_=ARRAY(sa.Text())),
+    sa.bindparam("versions", type_=ARRAY(sa.Integer())),
+    sa.bindparam("types", type_=ARRAY(sa.Text())),
+    sa.bindparam("data", type_=ARRAY(sa.Text())),
+    sa.bindparam("metadata", type_=ARRAY(sa.Text())),
+    sa.bindparam("effective", type_=ARRAY(sa.DateTime(timezone=True))),
+    sa.bindparam("recorded", type_=sa.DateTime(timezone=True)),
+)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _columns(pending: Sequence[RecordedEvent], recorded_time: datetime) -> dict[str, Any]:
+    return {
+        "ids": [e.event_id for e in pending],
+        "streams": [e.stream_id for e in pending],
+        "versions": [e.version for e in pending],
+        "types": [e.type for e in pending],
+        "data": [_json(e.data) for e in pending],
+        "metadata": [_json(e.metadata) for e in pending],
+        "effective": [_utc(e.effective_time) for e in pending],
+        "recorded": recorded_time,
+    }
+
+
+async def _copy(conn: AsyncConnection, pending: Sequence[RecordedEvent]) -> None:
+    """COPYs events whose positions are reserved, and their outbox rows. SQLAlchemy has
+    begun the caller's transaction by now (a statement ran), so the COPYs on the driver
+    connection run inside it."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    await driver.copy_records_to_table(
+        "events",
+        columns=[c.name for c in COLUMNS],
+        records=[
+            (
+                e.position,
+                e.event_id,
+                e.stream_id,
+                e.version,
+                e.type,
+                _json(e.data),
+                _json(e.metadata),
+                _utc(e.effective_time),
+                e.recorded_time,
+            )
+            for e in pending
+        ],
+    )
+    await driver.copy_records_to_table(
+        "outbox",
+        columns=["position", "stream_id"],
+        records=[(e.position, e.stream_id) for e in pending],
+    )
+
+
 class PostgresEventStore(EventStore):
     """Positions come from an identity column, so a transaction can commit after another
     that took a higher position: tailing by position alone would skip it. The log is read
@@ -272,8 +382,8 @@ class PostgresEventStore(EventStore):
             "stream": stream_id,
             "ids": [e.event_id for e in new_events],
             "types": [e.type for e in new_events],
-            "data": [json.dumps(e.data, separators=(",", ":")) for e in new_events],
-            "metadata": [json.dumps(e.metadata, separators=(",", ":")) for e in new_events],
+            "data": [_json(e.data) for e in new_events],
+            "metadata": [_json(e.metadata) for e in new_events],
             "effective": [_utc(e.effective_time) for e in new_events],
             "recorded": recorded_time,
             "expected": expected_version,
@@ -309,35 +419,38 @@ class PostgresEventStore(EventStore):
                 _pending(stream_id, new_events, current, recorded_time), positions, strict=True
             )
         ]
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
         try:
-            await driver.copy_records_to_table(
-                "events",
-                columns=[c.name for c in COLUMNS],
-                records=[
-                    (
-                        e.position,
-                        e.event_id,
-                        e.stream_id,
-                        e.version,
-                        e.type,
-                        json.dumps(e.data, separators=(",", ":")),
-                        json.dumps(e.metadata, separators=(",", ":")),
-                        _utc(e.effective_time),
-                        e.recorded_time,
-                    )
-                    for e in pending
-                ],
-            )
-            await driver.copy_records_to_table(
-                "outbox",
-                columns=["position", "stream_id"],
-                records=[(e.position, stream_id) for e in pending],
-            )
+            await _copy(conn, pending)
         except asyncpg.UniqueViolationError as exc:
             raise WrongExpectedVersion(stream_id, expected_version, None) from exc
         return pending
+
+    async def append_streams(
+        self, conn: AsyncConnection, appends: Sequence[StreamAppend]
+    ) -> list[list[RecordedEvent]]:
+        """Versions follow from the expected ones, so the unique (stream, version) key
+        is the whole concurrency check: one INSERT (or COPY) for every stream."""
+        recorded_time = datetime.now(UTC)
+        pending = [
+            _pending(a.stream_id, a.events, a.expected_version, recorded_time) for a in appends
+        ]
+        flat = [e for stream in pending for e in stream]
+        if not flat:
+            return pending
+        try:
+            if len(flat) >= COPY_THRESHOLD:
+                positions = (await conn.execute(_RESERVE, {"n": len(flat)})).scalars().all()
+                flat = [replace(e, position=p) for e, p in zip(flat, positions, strict=True)]
+                await _copy(conn, flat)
+            else:
+                rows = await conn.execute(_PG_APPEND_STREAMS, _columns(flat, recorded_time))
+                position = {row.event_id: row.position for row in rows}
+                flat = [replace(e, position=position[e.event_id]) for e in flat]
+        except (IntegrityError, asyncpg.UniqueViolationError) as exc:
+            stream = appends[0].stream_id if len(appends) == 1 else "one of several"
+            raise WrongExpectedVersion(stream, None, None) from exc
+        stored = iter(flat)
+        return [[next(stored) for _ in stream] for stream in pending]
 
     async def read_all(
         self, conn: AsyncConnection, after: int | None = None, limit: int = 1000

@@ -10,7 +10,7 @@ answers with the stored response.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +39,76 @@ def request_hash(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(b"\0".join([method.encode(), path.encode(), body])).hexdigest()
 
 
+def scoped_key(key: str | None, subject: str) -> str | None:
+    """The key as stored: one caller's key never meets another's."""
+    if key is None:
+        return None
+    if not 0 < len(key) <= MAX_KEY_LENGTH:
+        raise Problem(
+            400,
+            "invalid-idempotency-key",
+            "Invalid Idempotency-Key",
+            f"the Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} characters",
+        )
+    return hashlib.sha256(f"{subject}\0{key}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A stored answer and the fingerprint of the request it answered."""
+
+    fingerprint: str
+    response: StoredResponse
+
+    def replay(self, fingerprint: str) -> StoredResponse:
+        if fingerprint != self.fingerprint:
+            raise Problem(
+                422,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+                "this Idempotency-Key was already used for a different request",
+            )
+        return self.response
+
+
+async def answers(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Answer]:
+    """The answers stored under these (scoped) keys."""
+    if not keys:
+        return {}
+    table = idempotency_keys.c
+    rows = await conn.execute(
+        sa.select(table.key, table.request_hash, table.status, table.body, table.headers).where(
+            table.key.in_(keys)
+        )
+    )
+    return {
+        row.key: Answer(row.request_hash, StoredResponse(row.status, row.body, row.headers))
+        for row in rows
+    }
+
+
+async def remember(conn: AsyncConnection, answered: Mapping[str, Answer]) -> None:
+    """Stores answers in the caller's transaction; a key stored meanwhile by a concurrent
+    request raises `IntegrityError`, and the caller replays that one's answer instead."""
+    if not answered:
+        return
+    now = datetime.now(UTC)
+    await conn.execute(
+        idempotency_keys.insert(),
+        [
+            {
+                "key": key,
+                "request_hash": answer.fingerprint,
+                "status": answer.response.status,
+                "body": answer.response.body,
+                "headers": dict(answer.response.headers),
+                "created_at": now,
+            }
+            for key, answer in answered.items()
+        ],
+    )
+
+
 async def run_once(
     engine: AsyncEngine,
     key: str | None,
@@ -48,61 +118,22 @@ async def run_once(
 ) -> tuple[StoredResponse, bool]:
     """Runs `effect` in a transaction unless this key already has an answer.
     Returns the answer and whether it is a replay."""
-    if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
-        raise Problem(
-            400,
-            "invalid-idempotency-key",
-            "Invalid Idempotency-Key",
-            f"the Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} characters",
-        )
-    scoped = hashlib.sha256(f"{subject}\0{key}".encode()).hexdigest()
+    scoped = scoped_key(key, subject)
     try:
         async with engine.begin() as conn:
-            if key is not None:
-                stored = await _stored(conn, scoped, fingerprint)
+            if scoped is not None:
+                stored = (await answers(conn, [scoped])).get(scoped)
                 if stored is not None:
-                    return stored, True
+                    return stored.replay(fingerprint), True
             response = await effect(conn)
-            if key is not None:
-                await conn.execute(
-                    idempotency_keys.insert().values(
-                        key=scoped,
-                        request_hash=fingerprint,
-                        status=response.status,
-                        body=response.body,
-                        headers=dict(response.headers),
-                        created_at=datetime.now(UTC),
-                    )
-                )
+            if scoped is not None:
+                await remember(conn, {scoped: Answer(fingerprint, response)})
             return response, False
     except IntegrityError:
-        if key is None:
+        if scoped is None:
             raise
         async with engine.connect() as conn:
-            stored = await _stored(conn, scoped, fingerprint)
+            stored = (await answers(conn, [scoped])).get(scoped)
         if stored is None:
             raise
-        return stored, True
-
-
-async def _stored(conn: AsyncConnection, key: str, fingerprint: str) -> StoredResponse | None:
-    row = (
-        await conn.execute(
-            sa.select(
-                idempotency_keys.c.request_hash,
-                idempotency_keys.c.status,
-                idempotency_keys.c.body,
-                idempotency_keys.c.headers,
-            ).where(idempotency_keys.c.key == key)
-        )
-    ).first()
-    if row is None:
-        return None
-    if row.request_hash != fingerprint:
-        raise Problem(
-            422,
-            "idempotency-key-reused",
-            "Idempotency-Key reused",
-            "this Idempotency-Key was already used for a different request",
-        )
-    return StoredResponse(row.status, row.body, row.headers)
+        return stored.replay(fingerprint), True

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -22,6 +23,8 @@ from shared.envelope import from_recorded, to_binary
 from shared.eventstore.model import RecordedEvent
 from shared.eventstore.store import COLUMNS, recorded_from_row
 from shared.eventstore.tables import events, outbox
+from shared.telemetry import RELAY_LAG, RELAY_PUBLISHED
+from shared.tracing import headers_from_metadata
 from shared.transport.base import OutgoingMessage, Publisher
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,8 @@ class RelayConfig:
 
 def to_message(event: RecordedEvent, topic: str, source: str) -> OutgoingMessage:
     headers, value = to_binary(from_recorded(event, source))
+    # W3C trace context as plain `traceparent`/`tracestate` headers, beside the ce_* ones.
+    headers.update(headers_from_metadata(event.metadata))
     return OutgoingMessage(topic=topic, key=event.stream_id.encode(), value=value, headers=headers)
 
 
@@ -96,7 +101,16 @@ class OutboxRelay:
                 outbox.delete().where(outbox.c.position.in_([e.position for e in batch]))
             )
         self.published += len(batch)
+        self._measure(batch)
         return len(batch)
+
+    def _measure(self, batch: list[RecordedEvent]) -> None:
+        published_at = datetime.now(UTC)
+        service = self._config.service
+        lag = RELAY_LAG.labels(service)
+        for event in batch:
+            RELAY_PUBLISHED.labels(service, event.type).inc()
+            lag.observe(max((published_at - event.recorded_time).total_seconds(), 0.0))
 
     async def _lead(self, conn: AsyncConnection, stop: asyncio.Event) -> bool:
         if conn.dialect.name != "postgresql":

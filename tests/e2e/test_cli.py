@@ -8,6 +8,7 @@ error path must not depend on them.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -39,12 +40,14 @@ def _env(data_dir: Path) -> dict[str, str]:
     return {**env, "WFE_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", "COLUMNS": "120"}
 
 
-def wfe(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """`wfe ARGS` run in `cwd`, whose `data` folder is its data folder."""
+def wfe(
+    *args: str, cwd: Path, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`wfe ARGS` run in `cwd`, whose `data` folder is its data folder, with `env` on top."""
     return subprocess.run(
         [*WFE, *args],
         cwd=cwd,
-        env=_env(cwd / "data"),
+        env={**_env(cwd / "data"), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -260,6 +263,7 @@ def _command_paths() -> list[tuple[str, ...]]:
 def test_every_command_has_help(tmp_path: Path) -> None:
     paths = _command_paths()
     assert {("dev",), ("demo",), ("stack",), ("serve", "relay"), ("token", "create")} <= set(paths)
+    assert {("replay",), ("tail",), ("bench",), ("rebuild",)} <= set(paths)
     with ThreadPoolExecutor(max_workers=8) as pool:
         done = list(pool.map(lambda p: wfe(*p, "--help", cwd=tmp_path), paths))
     for path, result in zip(paths, done, strict=True):
@@ -287,6 +291,38 @@ def test_relay_without_kafka_is_one_line_error(tmp_path: Path) -> None:
     assert "Kafka" in assert_one_line_error(wfe("serve", "relay", cwd=tmp_path))
 
 
+def test_tail_and_replay_follow_and_republish_a_contributor(dev: Dev, tmp_path: Path) -> None:
+    """Against `wfe dev` (its in-process log): the history a contributor has, on the topic;
+    replayed, it is on the topic twice, and the consumers skip the copies."""
+    with dev.client() as http:
+        registration = {
+            "contributor_type": "employee",
+            "display_name": "Tai Led",
+            "email": "tai.led@example.com",
+            "owning_function": "hr",
+            "sponsor": "emp-7",
+            "business_unit": "Logistics",
+        }
+        created = _ok(http.post("/v1/contributors", json=registration), 201)
+        cid = created["id"]
+        _ok(http.post(f"/v1/contributors/{cid}/onboarding", json={}))
+        history = _ok_list(http.get(f"/v1/contributors/{cid}/history"))
+    tail_args = ("tail", "--from-beginning", "--contributor", cid, "--topic", "registry")
+    first = wfe(*tail_args, "--limit", str(len(history)), cwd=dev.folder, timeout=60)
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.strip().splitlines()
+    assert [f"v{h['version']}" for h in history] == [line.split()[4] for line in lines]
+    assert all(cid in line for line in lines)
+
+    replayed = wfe("replay", "registry", "--contributor", cid, cwd=dev.folder, timeout=60)
+    assert replayed.returncode == 0, replayed.stderr
+    assert f"published {len(history)} events" in replayed.stderr
+    twice = wfe(*tail_args, "--limit", str(2 * len(history)), "--json", cwd=dev.folder, timeout=60)
+    assert twice.returncode == 0, twice.stderr
+    versions = [json.loads(line)["sequence"] for line in twice.stdout.strip().splitlines()]
+    assert versions == [h["version"] for h in history] * 2
+
+
 def test_dev_stops_cleanly_on_sigterm(dev: Dev) -> None:
     """Last: the other tests share this `wfe dev`."""
     dev.process.send_signal(signal.SIGTERM)
@@ -294,3 +330,36 @@ def test_dev_stops_cleanly_on_sigterm(dev: Dev) -> None:
     # uvicorn shuts down gracefully, then re-raises the signal it caught (exit by SIGTERM).
     assert code in (0, -signal.SIGTERM)
     assert "Traceback" not in dev.stderr.read_text()
+
+
+def test_replay_and_tail_error_paths_are_one_line(tmp_path: Path) -> None:
+    nothing_chosen = wfe("replay", "registry", cwd=tmp_path)
+    assert "say what to replay" in assert_one_line_error(nothing_chosen)
+    backwards = wfe("replay", "policy", "--from-position", "9", "--to-position", "2", cwd=tmp_path)
+    assert "is after --to-position" in assert_one_line_error(backwards)
+    bad_time = wfe("replay", "registry", "--since", "last tuesday", cwd=tmp_path)
+    assert "ISO 8601" in assert_one_line_error(bad_time)
+    no_data = wfe("replay", "registry", "--all", cwd=tmp_path)
+    assert "no registry database" in assert_one_line_error(no_data)
+    no_log = wfe("tail", cwd=tmp_path)
+    assert "no event log" in assert_one_line_error(no_log)
+
+
+def test_unreachable_database_and_broker_are_one_line_errors(tmp_path: Path) -> None:
+    nowhere = {"WFE_DATABASE_URL": "postgresql+asyncpg://wfe:wfe@127.0.0.1:1/wfe"}
+    replay = wfe("replay", "registry", "--all", cwd=tmp_path, env=nowhere)
+    assert "the registry database at postgresql" in assert_one_line_error(replay)
+    tail = wfe("tail", cwd=tmp_path, env={"WFE_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    assert "127.0.0.1:1" in assert_one_line_error(tail)
+    bench = wfe(
+        "bench", "--quick", cwd=tmp_path, env={**nowhere, "WFE_KAFKA_BOOTSTRAP_SERVERS": "x:1"}
+    )
+    assert "cannot reach PostgreSQL" in assert_one_line_error(bench)
+
+
+def test_bench_without_a_stack_or_with_an_unknown_harness_is_one_line_error(
+    tmp_path: Path,
+) -> None:
+    assert "no stack" in assert_one_line_error(wfe("bench", cwd=tmp_path))
+    unknown = wfe("bench", "--only", "nope", cwd=tmp_path)
+    assert "no harness nope" in assert_one_line_error(unknown)

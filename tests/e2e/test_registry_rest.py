@@ -23,8 +23,8 @@ ALL_TYPES = [
 
 
 @pytest.fixture
-async def api(registry: RunningApp) -> AsyncIterator[RegistryClient]:
-    async with registry.client() as http:
+async def api(backend_registry: RunningApp) -> AsyncIterator[RegistryClient]:
+    async with backend_registry.client() as http:
         yield RegistryClient(http)
 
 
@@ -128,7 +128,7 @@ async def test_back_dated_termination_changes_effective_view_not_what_we_knew(
 
 
 async def test_stale_if_match_is_412_and_current_etag_works(
-    api: RegistryClient, registry: RunningApp
+    api: RegistryClient, backend_registry: RunningApp
 ) -> None:
     c = await api.register("partner")
     response = await api.http.get(f"/v1/contributors/{c['id']}")
@@ -269,8 +269,8 @@ async def test_list_filters_and_pages_with_a_cursor(api: RegistryClient) -> None
     assert bad.status_code == 400
 
 
-async def test_tokens_and_scopes_are_enforced(registry: RunningApp) -> None:
-    async with registry.client("contributors:read") as reader:
+async def test_tokens_and_scopes_are_enforced(backend_registry: RunningApp) -> None:
+    async with backend_registry.client("contributors:read") as reader:
         denied = await reader.post("/v1/contributors", json={})
         assert denied.status_code == 403
         assert denied.json()["required_scope"] == "contributors:write"

@@ -92,20 +92,20 @@ class Scim:
 
 
 @pytest.fixture
-async def okta(registry: RunningApp) -> AsyncIterator[Scim]:
-    async with registry.client("scim", subject="okta") as http:
+async def okta(backend_registry: RunningApp) -> AsyncIterator[Scim]:
+    async with backend_registry.client("scim", subject="okta") as http:
         yield Scim(http)
 
 
 @pytest.fixture
-async def entra(registry: RunningApp) -> AsyncIterator[Scim]:
-    async with registry.client("scim", subject="Entra ID") as http:
+async def entra(backend_registry: RunningApp) -> AsyncIterator[Scim]:
+    async with backend_registry.client("scim", subject="Entra ID") as http:
         yield Scim(http)
 
 
 @pytest.fixture
-async def api(registry: RunningApp) -> AsyncIterator[RegistryClient]:
-    async with registry.client() as http:
+async def api(backend_registry: RunningApp) -> AsyncIterator[RegistryClient]:
+    async with backend_registry.client() as http:
         yield RegistryClient(http)
 
 
@@ -639,8 +639,8 @@ async def test_malformed_requests_are_scim_errors(okta: Scim) -> None:
     await okta.error("DELETE", "/Users", status=405)
 
 
-async def test_tokens_and_scopes_in_scim_format(registry: RunningApp) -> None:
-    async with registry.client("contributors:read", subject="okta") as http:
+async def test_tokens_and_scopes_in_scim_format(backend_registry: RunningApp) -> None:
+    async with backend_registry.client("contributors:read", subject="okta") as http:
         for path in ("/Users", "/ServiceProviderConfig", "/Users/c-1"):
             forbidden = await http.get("/scim/v2" + path)
             assert forbidden.status_code == 403

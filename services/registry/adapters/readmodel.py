@@ -3,17 +3,22 @@ transaction as the events they reflect."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.registry.adapters.tables import contributors, source_references
+from services.registry.domain.commands import LinkSourceReference, Register, RegistryCommand
 from services.registry.domain.state import Contributor
 from services.registry.domain.values import SourceReference
 from shared.db import upsert
+
+Key = tuple[str, str]
 
 
 class SourceReferenceTaken(Exception):
@@ -23,59 +28,147 @@ class SourceReferenceTaken(Exception):
         self.owner = owner
 
 
-async def save(
-    conn: AsyncConnection, state: Contributor, created_at: datetime, now: datetime
-) -> None:
-    row = {
-        "id": state.id,
-        "contributor_type": state.contributor_type,
-        "lifecycle": state.lifecycle,
-        "display_name": state.display_name,
-        "email": state.email,
-        "owning_function": state.owning_function,
-        "sponsor": state.sponsor,
-        "business_unit": state.business_unit,
-        "version": state.version,
-        "created_at": created_at,
-        "updated_at": now,
-    }
-    await upsert(conn, contributors, [row], ["id"])
+class ProbableDuplicate(Exception):
+    def __init__(self, existing_id: str, matched_on: str) -> None:
+        super().__init__(f"probable duplicate of {existing_id} (same {matched_on})")
+        self.existing_id = existing_id
+        self.matched_on = matched_on
 
 
-async def owner_of(conn: AsyncConnection, reference: SourceReference) -> str | None:
-    owner = await conn.scalar(
-        sa.select(source_references.c.contributor_id).where(
-            source_references.c.system == reference.system,
-            source_references.c.external_id == reference.external_id,
-        )
+@dataclass(frozen=True)
+class Row:
+    state: Contributor
+    created_at: datetime
+    updated_at: datetime
+
+
+async def save(conn: AsyncConnection, rows: Sequence[Row]) -> None:
+    await upsert(
+        conn,
+        contributors,
+        [
+            {
+                "id": r.state.id,
+                "contributor_type": r.state.contributor_type,
+                "lifecycle": r.state.lifecycle,
+                "display_name": r.state.display_name,
+                "email": r.state.email,
+                "owning_function": r.state.owning_function,
+                "sponsor": r.state.sponsor,
+                "business_unit": r.state.business_unit,
+                "version": r.state.version,
+                "created_at": r.created_at,
+                "updated_at": r.updated_at,
+            }
+            for r in rows
+        ],
+        ["id"],
     )
-    return None if owner is None else str(owner)
 
 
-async def claim(
-    conn: AsyncConnection, contributor_id: str, refs: Sequence[SourceReference]
-) -> None:
-    """Records the references as this contributor's; a reference another contributor holds
-    is refused (the unique key also catches a concurrent claim)."""
-    for reference in refs:
-        owner = await owner_of(conn, reference)
-        if owner == contributor_id:
-            continue
-        if owner is not None:
-            raise SourceReferenceTaken(reference, owner)
-        try:
-            async with conn.begin_nested():
-                await conn.execute(
-                    source_references.insert().values(
-                        system=reference.system,
-                        external_id=reference.external_id,
-                        contributor_id=contributor_id,
-                    )
+def _key(reference: SourceReference) -> Key:
+    return reference.system, reference.external_id
+
+
+@dataclass
+class Identities:
+    """Who holds the source references and emails that a set of commands mentions, kept up
+    to date in memory while the set is decided, so a command sees what the ones before it
+    claimed. The unique key on references still catches a concurrent claim at `claim`."""
+
+    owners: dict[Key, str]
+    emails: dict[str, str]
+    new_claims: list[SourceReference] = field(default_factory=list)
+    claimants: dict[Key, str] = field(default_factory=dict)
+
+    @classmethod
+    async def load(cls, conn: AsyncConnection, commands: Iterable[RegistryCommand]) -> Identities:
+        refs: set[Key] = set()
+        emails: set[str] = set()
+        for command in commands:
+            if isinstance(command, Register):
+                refs.update(map(_key, command.source_references))
+                if command.email:
+                    emails.add(command.email)
+            elif isinstance(command, LinkSourceReference):
+                refs.add((command.system, command.external_id))
+        owners: dict[Key, str] = {}
+        if refs:
+            table = source_references.c
+            found = await conn.execute(
+                sa.select(table.system, table.external_id, table.contributor_id).where(
+                    sa.tuple_(table.system, table.external_id).in_(sorted(refs))
                 )
-        except IntegrityError as exc:
-            raise SourceReferenceTaken(reference, await owner_of(conn, reference)) from exc
+            )
+            owners = {(r.system, r.external_id): r.contributor_id for r in found}
+        holders: dict[str, str] = {}
+        if emails:
+            found = await conn.execute(
+                sa.select(contributors.c.email, contributors.c.id)
+                .where(contributors.c.email.in_(sorted(emails)))
+                .order_by(contributors.c.id)
+            )
+            for row in found:
+                holders.setdefault(row.email, row.id)
+        return cls(owners, holders)
 
+    def refuse_duplicates(self, command: Register) -> None:
+        """A registration matching someone by a reference or an email is refused."""
+        for reference in command.source_references:
+            owner = self.owners.get(_key(reference))
+            if owner is not None:
+                raise ProbableDuplicate(owner, f"{reference.system} reference")
+        if command.email and command.email in self.emails:
+            raise ProbableDuplicate(self.emails[command.email], "email")
 
-async def with_email(conn: AsyncConnection, email: str) -> str | None:
-    found = await conn.scalar(sa.select(contributors.c.id).where(contributors.c.email == email))
-    return None if found is None else str(found)
+    def check(self, contributor_id: str, claims: Sequence[SourceReference]) -> None:
+        for reference in claims:
+            owner = self.owners.get(_key(reference))
+            if owner not in (None, contributor_id):
+                raise SourceReferenceTaken(reference, owner)
+
+    def record(
+        self,
+        before: Contributor | None,
+        after: Contributor,
+        claims: Sequence[SourceReference],
+    ) -> None:
+        for reference in claims:
+            if _key(reference) not in self.owners:
+                self.owners[_key(reference)] = after.id
+                self.new_claims.append(reference)
+        old = before.email if before else None
+        if old and old != after.email and self.emails.get(old) == after.id:
+            del self.emails[old]
+        if after.email:
+            self.emails.setdefault(after.email, after.id)
+
+    async def claim(self, conn: AsyncConnection) -> None:
+        """Stores the new claims. One taken meanwhile by a concurrent transaction is
+        refused; skipping the conflict (rather than failing on it) keeps the transaction
+        usable to name the owner."""
+        if not self.new_claims:
+            return
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        table = source_references.c
+        rows: list[dict[str, Any]] = [
+            {"system": system, "external_id": external_id, "contributor_id": self.owners[key]}
+            for key in map(_key, self.new_claims)
+            for system, external_id in [key]
+        ]
+        stored = await conn.execute(
+            insert(source_references)
+            .on_conflict_do_nothing()
+            .returning(table.system, table.external_id),
+            rows,
+        )
+        taken = {_key(r) for r in self.new_claims} - {(s.system, s.external_id) for s in stored}
+        if taken:
+            system, external_id = min(taken)
+            owner = await conn.scalar(
+                sa.select(table.contributor_id).where(
+                    table.system == system, table.external_id == external_id
+                )
+            )
+            reference = SourceReference(system=system, external_id=external_id)
+            raise SourceReferenceTaken(reference, None if owner is None else str(owner))

@@ -2,24 +2,33 @@
 
 Structured (`application/cloudevents+json`), binary (`ce-*` headers, JSON body) and batch
 (`application/cloudevents-batch+json`, up to 1,000). The posting system's `source` + `id` is
-the idempotency key. A batch runs in one transaction with a savepoint per event, so a bad
-event is rolled back alone and answered with its reason while the good ones are kept.
+the idempotency key. A batch is decided event by event but written set-wise, in one
+transaction: a refused event leaves no trace and is answered with its reason while the good
+ones are kept. One event is a batch of one. The same event twice in a batch is one event:
+the second copy gets the first's answer.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.registry.api.context import Context, Ingester, RegistryContext
-from services.registry.api.errors import REGISTRY_ERRORS, problem_for
+from services.registry.adapters.readmodel import SourceReferenceTaken
+from services.registry.api.context import Context, Ingester
+from services.registry.api.errors import problem_for
+from services.registry.domain.commands import RegistryCommand
 from services.registry.domain.events import parse
+from services.registry.handlers import Registry, Submission
 from services.registry.ingestion import INGESTIBLE, NotIngestible, command_for, stored_event_id
 from shared.catalogue import InvalidEventData, UnknownEventType
 from shared.envelope import CloudEvent
@@ -58,7 +67,7 @@ class BatchResult(BaseModel):
     response_model=BatchResult | EventResult,
     responses={202: {"model": EventResult}, 413: {"description": "More than 1,000 events"}},
 )
-async def ingest(request: Request, ctx: Context, principal: Ingester) -> JSONResponse:
+async def post_events(request: Request, ctx: Context, principal: Ingester) -> JSONResponse:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type == BATCH:
         batch = await _json(request)
@@ -73,8 +82,7 @@ async def ingest(request: Request, ctx: Context, principal: Ingester) -> JSONRes
                 "Batch too large",
                 f"{len(batch)} events; a batch holds at most {MAX_BATCH}",
             )
-        async with ctx.engine.begin() as conn:
-            results = [await _savepointed(conn, ctx, principal, raw) for raw in batch]
+        results = await ingest(ctx.engine, ctx.registry, [(raw, principal) for raw in batch])
         counts = {
             s: sum(r.status == s for r in results) for s in ("accepted", "duplicate", "rejected")
         }
@@ -96,7 +104,7 @@ async def ingest(request: Request, ctx: Context, principal: Ingester) -> JSONRes
             "Unsupported media type",
             f"post {STRUCTURED}, {BATCH}, or binary mode (ce-* headers with a JSON body)",
         )
-    result = await _single(ctx, principal, raw)
+    result = await ctx.events.submit((raw, principal))
     if result.status == "rejected":
         assert result.problem is not None
         return JSONResponse(
@@ -108,7 +116,7 @@ async def ingest(request: Request, ctx: Context, principal: Ingester) -> JSONRes
 async def _json(request: Request) -> Any:
     try:
         return json.loads(await request.body())
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise Problem(
             400, "malformed-json", "Malformed JSON", f"the body is not JSON: {exc}"
         ) from exc
@@ -121,36 +129,113 @@ def _from_binary(request: Request, data: Any) -> dict[str, Any]:
     return {**attributes, "data": data}
 
 
-async def _single(ctx: RegistryContext, principal: Principal, raw: Any) -> EventResult:
-    """Retries a lost race, after which the competing copy is seen as a duplicate."""
-    for attempt in range(_ATTEMPTS):
+@dataclass(frozen=True)
+class _Posted:
+    """A readable event, and the command it asks for."""
+
+    event: CloudEvent
+    command: RegistryCommand
+
+    @property
+    def first_id(self) -> uuid.UUID:
+        return stored_event_id(self.event.source, self.event.id, 0)
+
+
+async def ingest(
+    engine: AsyncEngine, registry: Registry, posted: Sequence[tuple[Any, Principal]]
+) -> list[EventResult]:
+    """Answers each (event, poster) in one transaction. Retries after losing a race with a
+    concurrent writer: the next attempt reads what it wrote, so a competing copy of an event
+    is then seen as a duplicate."""
+    batch = [raw for raw, _ in posted]
+    read = [(_read(raw), principal) for raw, principal in posted]
+    for _ in range(_ATTEMPTS):
         try:
-            async with ctx.engine.begin() as conn:
-                return await _process(conn, ctx, principal, raw)
-        except WrongExpectedVersion as error:
-            if attempt == _ATTEMPTS - 1:
-                return _rejected(raw, problem_for(error))
-        except REGISTRY_ERRORS as error:
-            return _rejected(raw, problem_for(error))
-    raise AssertionError("unreachable")
+            async with engine.begin() as conn:
+                return await _record(conn, registry, batch, read)
+        except (WrongExpectedVersion, SourceReferenceTaken):
+            continue
+    conflict = problem_for(WrongExpectedVersion("", None, None))
+    return [
+        _rejected(raw, conflict) if isinstance(p, _Posted) else p
+        for raw, (p, _) in zip(batch, read, strict=True)
+    ]
 
 
-async def _savepointed(
-    conn: AsyncConnection, ctx: RegistryContext, principal: Principal, raw: Any
+async def _record(
+    conn: AsyncConnection,
+    registry: Registry,
+    batch: list[Any],
+    read: list[tuple[_Posted | EventResult, Principal]],
+) -> list[EventResult]:
+    posted = [p for p, _ in read]
+    seen = await _stored(conn, [p.first_id for p in posted if isinstance(p, _Posted)])
+    first_copy: dict[uuid.UUID, int] = {}
+    submissions: dict[int, Submission] = {}
+    for index, (p, principal) in enumerate(read):
+        if not isinstance(p, _Posted) or p.first_id in seen:
+            continue
+        if first_copy.setdefault(p.first_id, index) == index:
+            submissions[index] = _submission(p, principal)
+    decided = await registry.execute_many(conn, list(submissions.values()))
+    outcomes = dict(zip(submissions, decided, strict=True))
+    results: list[EventResult] = []
+    for index, (raw, p) in enumerate(zip(batch, posted, strict=True)):
+        if not isinstance(p, _Posted):
+            results.append(p)
+        elif p.first_id in seen:
+            stored = seen[p.first_id]
+            results.append(_answer(p, "duplicate", stored.stream_id, stored.version))
+        elif index not in outcomes:  # a second copy of an event earlier in this batch
+            earlier = results[first_copy[p.first_id]]
+            copy = {} if earlier.status == "rejected" else {"status": "duplicate"}
+            results.append(earlier.model_copy(update=copy))
+        else:
+            outcome = outcomes[index]
+            if isinstance(outcome, Exception):
+                results.append(_rejected(raw, problem_for(outcome)))
+            else:
+                results.append(_answer(p, "accepted", outcome.state.id, outcome.state.version))
+    return results
+
+
+async def _stored(conn: AsyncConnection, first_ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """The events posted before: their first recorded event, by id."""
+    if not first_ids:
+        return {}
+    query = sa.select(events.c.event_id, events.c.stream_id, events.c.version).where(
+        events.c.event_id.in_(first_ids)
+    )
+    return {row.event_id: row for row in await conn.execute(query)}
+
+
+def _answer(
+    posted: _Posted, status: Literal["accepted", "duplicate"], contributor_id: str, version: int
 ) -> EventResult:
-    try:
-        async with conn.begin_nested():
-            return await _process(conn, ctx, principal, raw)
-    except REGISTRY_ERRORS as error:
-        return _rejected(raw, problem_for(error))
+    return EventResult(
+        id=posted.event.id,
+        source=posted.event.source,
+        status=status,
+        contributor_id=contributor_id,
+        version=version,
+    )
 
 
-async def _process(
-    conn: AsyncConnection, ctx: RegistryContext, principal: Principal, raw: Any
-) -> EventResult:
-    """Accepts or recognises the event, or says why the event itself is unreadable. A
-    refusal by the domain or the store propagates, so the caller's (save)point rolls back
-    anything already written."""
+def _submission(posted: _Posted, principal: Principal) -> Submission:
+    event = posted.event
+    metadata = {
+        "actor": principal.subject,
+        "channel": "cloudevents",
+        "source": event.source,
+        "correlation_id": event.correlationid or event.id,
+        "causation_id": event.id,
+    }
+    derived = functools.partial(stored_event_id, event.source, event.id)
+    return Submission(posted.command, metadata, event_id=derived)
+
+
+def _read(raw: Any) -> _Posted | EventResult:
+    """The event and its command, or the answer saying why the event itself is unreadable."""
     try:
         event = CloudEvent.model_validate(raw)
     except ValidationError as exc:
@@ -181,40 +266,7 @@ async def _process(
         )
     except (NotIngestible, ValidationError) as exc:
         return _rejected(raw, Problem(422, "not-ingestible", "Not ingestible", str(exc)))
-    first = stored_event_id(event.source, event.id, 0)
-    seen = (
-        await conn.execute(
-            sa.select(events.c.stream_id, events.c.version).where(events.c.event_id == first)
-        )
-    ).first()
-    if seen is not None:
-        return EventResult(
-            id=event.id,
-            source=event.source,
-            status="duplicate",
-            contributor_id=seen.stream_id,
-            version=seen.version,
-        )
-    metadata = {
-        "actor": principal.subject,
-        "channel": "cloudevents",
-        "source": event.source,
-        "correlation_id": event.correlationid or event.id,
-        "causation_id": event.id,
-    }
-    outcome = await ctx.registry.execute(
-        conn,
-        command,
-        metadata=metadata,
-        event_id=lambda i: stored_event_id(event.source, event.id, i),
-    )
-    return EventResult(
-        id=event.id,
-        source=event.source,
-        status="accepted",
-        contributor_id=outcome.state.id,
-        version=outcome.state.version,
-    )
+    return _Posted(event, command)
 
 
 def _rejected(raw: Any, problem: Problem) -> EventResult:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.registry.handlers import Registry
 from shared.app import ServiceContext
+from shared.batching import GroupCommit
 from shared.http.auth import Principal, requires
+
+if TYPE_CHECKING:
+    from services.registry.api.cloudevents import EventResult
+    from services.registry.api.execution import Answered, Write
 
 SERVICE = "registry"
 
@@ -20,6 +25,10 @@ class RegistryContext:
     engine: AsyncEngine
     registry: Registry
     source: str
+    writes: GroupCommit[Write, Answered]
+    """REST commands, committed in groups."""
+    events: GroupCommit[tuple[Any, Principal], EventResult]
+    """Single CloudEvents (a posted event and who posted it), committed in groups."""
 
 
 def registry_context(request: Request) -> RegistryContext:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.registry.adapters.readmodel import SourceReferenceTaken
+from services.registry.adapters.readmodel import ProbableDuplicate, SourceReferenceTaken
 from services.registry.domain.errors import (
     AlreadyRegistered,
     ContributorNotFound,
@@ -11,7 +11,7 @@ from services.registry.domain.errors import (
     InvalidCommand,
     UnknownContributorType,
 )
-from services.registry.handlers import ProbableDuplicate, VersionMismatch
+from services.registry.handlers import VersionMismatch
 from shared.eventstore.model import WrongExpectedVersion
 from shared.http.conditional import precondition_failed
 from shared.http.problems import Problem

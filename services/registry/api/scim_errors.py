@@ -14,7 +14,7 @@ from fastapi import Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from services.registry.adapters.readmodel import SourceReferenceTaken
+from services.registry.adapters.readmodel import ProbableDuplicate, SourceReferenceTaken
 from services.registry.domain.errors import (
     AlreadyRegistered,
     ContributorNotFound,
@@ -22,7 +22,7 @@ from services.registry.domain.errors import (
     IllegalTransition,
     UnknownContributorType,
 )
-from services.registry.handlers import ProbableDuplicate, VersionMismatch
+from services.registry.handlers import VersionMismatch
 from shared.eventstore.model import WrongExpectedVersion
 from shared.http.conditional import etag
 from shared.http.problems import Problem
