@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,17 +57,6 @@ class Delivery:
     def origin(self) -> tuple[str | None, bytes | None]:
         """The correlation id and trace context this event was produced under."""
         return self.event.correlationid, self.message.headers.get(TRACE_FIELDS[0])
-
-
-def runs_by_origin(deliveries: Sequence[Delivery]) -> Iterator[Sequence[Delivery]]:
-    """Consecutive deliveries sharing an origin, in order: a handler that records new events
-    processes each run under its origin so that those events carry it on, and still handles
-    the many events of one request (a CloudEvents batch) together."""
-    start = 0
-    for index in range(1, len(deliveries) + 1):
-        if index == len(deliveries) or deliveries[index].origin != deliveries[start].origin:
-            yield deliveries[start:index]
-            start = index
 
 
 Handler = Callable[[AsyncConnection, Sequence[Delivery]], Awaitable[None]]

@@ -19,12 +19,12 @@ from services.policy.engine import PolicyEngine, RegistryFact, utc_today
 from services.registry.domain.events import catalogue as registry_catalogue
 from services.registry.domain.types import ContributorTypes
 from shared.app import ServiceContext, ServiceDefinition, Worker, create_app
-from shared.consumer import CheckpointedConsumer, Delivery, runs_by_origin
+from shared.consumer import CheckpointedConsumer, Delivery
 from shared.eventstore.store import event_store_for
 from shared.outbox.relay import OutboxRelay, RelayConfig, outbox_backlog
 from shared.settings import ServiceSettings
 from shared.telemetry import OUTBOX_BACKLOG
-from shared.tracing import continuing, current_trace_context
+from shared.tracing import caused_by
 
 SOURCE = "/policy"
 log = logging.getLogger(__name__)
@@ -56,22 +56,23 @@ class TimerWorker:
 
 def handler(policy: PolicyEngine) -> Callable[[AsyncConnection, Sequence[Delivery]], Any]:
     async def handle(conn: AsyncConnection, deliveries: Sequence[Delivery]) -> None:
-        # Decisions carry on the correlation id and trace of the registry events they follow.
-        for run in runs_by_origin(deliveries):
-            correlation_id, _ = run[0].origin
-            with continuing(run[0].message.headers, f"{SERVICE} decide", correlation_id):
-                metadata = {
-                    "actor": "policy",
-                    "channel": "consumer",
-                    "correlation_id": correlation_id,
-                    **current_trace_context(),
-                }
-                await policy.on_registry_events(conn, [_fact(d) for d in run], metadata)
+        # Decisions carry on the correlation id and trace of the registry event they follow;
+        # the many events of one request (a CloudEvents batch) share one origin.
+        origins: dict[tuple[str | None, bytes | None], dict[str, Any]] = {}
+        facts = []
+        for delivery in deliveries:
+            origin = origins.get(delivery.origin)
+            if origin is None:
+                correlation_id, _ = delivery.origin
+                trace = caused_by(delivery.message.headers, f"{SERVICE} decide")
+                origin = origins[delivery.origin] = {"correlation_id": correlation_id, **trace}
+            facts.append(_fact(delivery, origin))
+        await policy.on_registry_events(conn, facts, {"actor": "policy", "channel": "consumer"})
 
     return handle
 
 
-def _fact(delivery: Delivery) -> RegistryFact:
+def _fact(delivery: Delivery, origin: dict[str, Any]) -> RegistryFact:
     event = delivery.event
     return RegistryFact(
         contributor_id=event.subject or "",
@@ -79,6 +80,7 @@ def _fact(delivery: Delivery) -> RegistryFact:
         data=event.data if isinstance(event.data, dict) else {},
         effective_time=event.effectivetime or event.time,  # type: ignore[arg-type]
         version=event.sequence or 0,
+        origin=origin,
     )
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.policy.adapters.tables import contributor_policy, policy_versions, timers
 from services.policy.domain.cedar import AccessAnswer, check_access
@@ -34,12 +35,45 @@ from services.policy.domain.events import DecisionEvent, PolicyPublished
 from services.policy.domain.view import PolicyView, apply
 from shared.db import upsert
 from shared.eventstore.model import NewEvent, RecordedEvent
-from shared.eventstore.store import EventStore
+from shared.eventstore.store import EventStore, StreamAppend
+from shared.eventstore.tables import events
 from shared.telemetry import EVENTS_APPENDED
 
 VIEWS = TypeAdapter(PolicyView)
 EVALUATIONS = TypeAdapter(Evaluation)
 POLICY_STREAM = "policy-document"
+VIEW_CACHE_SIZE = 20_000
+PUBLICATION_CHUNK = 2000
+"""Contributors re-evaluated per transaction after a publication: large enough that the
+per-statement costs vanish, small enough that a transaction lasts a fraction of a second."""
+
+
+def _latest(column: sa.Column[Any]) -> sa.ScalarSelect[Any]:
+    return (
+        sa.select(column)
+        .where(policy_versions.c.mode != "draft")
+        .order_by(policy_versions.c.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+_ACCESS = sa.select(
+    sa.cast(contributor_policy.c.view, sa.Text()),
+    _latest(policy_versions.c.version),
+    _latest(policy_versions.c.content_hash),
+).where(contributor_policy.c.contributor_id == sa.bindparam("cid"))
+"""A contributor's view and the policy in force (version, hash; NULL before any)."""
+_ACCESS_SQL = """
+    SELECT p.view::text, v.version, v.content_hash
+    FROM contributor_policy p
+    LEFT JOIN LATERAL (
+        SELECT version, content_hash FROM policy_versions
+        WHERE mode <> 'draft' ORDER BY version DESC LIMIT 1
+    ) v ON true
+    WHERE p.contributor_id = $1
+"""
+"""`_ACCESS` for asyncpg itself (PostgreSQL)."""
 
 
 def utc_today() -> date:
@@ -60,6 +94,8 @@ class RegistryFact:
     data: Mapping[str, Any]
     effective_time: datetime
     version: int
+    origin: Mapping[str, Any] = field(default_factory=dict)
+    """The event's correlation id and trace context, carried on by the decisions it causes."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +110,14 @@ class _Known:
     evaluation: Evaluation | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    view: PolicyView
+    previous: Evaluation
+    evaluation: Evaluation
+    decisions: list[DecisionEvent]
+
+
 @dataclass
 class PolicyEngine:
     store: EventStore
@@ -81,6 +125,7 @@ class PolicyEngine:
     clock: Callable[[], date] = utc_today
     service: str = "policy"
     _documents: dict[str, PolicyDocument] = field(default_factory=dict)
+    _views: dict[str, PolicyView] = field(default_factory=dict)
 
     async def in_force(self, conn: AsyncConnection) -> PolicyInForce:
         """The newest version that is not a draft; the default policy before any."""
@@ -105,10 +150,12 @@ class PolicyEngine:
     async def on_registry_events(
         self, conn: AsyncConnection, facts: Sequence[RegistryFact], metadata: Mapping[str, Any]
     ) -> int:
-        """Folds each event into its contributor's view and records what changed."""
+        """Folds each event into its contributor's view and records what changed, with
+        `metadata` and the fact's origin on the decisions."""
+        known = await self._load(conn, {f.contributor_id for f in facts})
+        # After the locks: see `catch_up`.
         policy = await self.in_force(conn)
         today = self.clock()
-        known = await self._load(conn, {f.contributor_id for f in facts})
         emitted = 0
         for fact in facts:
             current = known.get(fact.contributor_id)
@@ -121,18 +168,40 @@ class PolicyEngine:
             )
             evaluation = evaluate(view, policy.document, policy.hash, today)
             emitted += await self._record(
-                conn, view, current.evaluation if current else None, evaluation, metadata
+                conn,
+                view,
+                current.evaluation if current else None,
+                evaluation,
+                {**metadata, **fact.origin},
             )
             known[fact.contributor_id] = _Known(view, evaluation)
         return emitted
 
     async def publish(
-        self, conn: AsyncConnection, raw: Mapping[str, Any], author: str, reason: str
+        self, db: AsyncEngine, raw: Mapping[str, Any], author: str, reason: str
     ) -> tuple[PolicyPublished, int]:
         """Validates and records a new version; unless it is a draft, re-evaluates every
-        contributor and records only the decisions that change. All in the caller's
-        transaction: nothing is half-published."""
+        contributor and records only the decisions that change.
+
+        The version (its row and its `policy_published` event) commits first, in one
+        transaction: from then on it is the policy in force, for access checks, registry
+        events and timers alike. The re-evaluation follows in transactions of
+        `PUBLICATION_CHUNK` contributors (`catch_up`): one transaction over every
+        contributor would hold back every gap-free reader of the cluster (`read_all` waits
+        for the oldest open transaction) and lock every contributor for its whole length.
+        Nothing is half-published all the same: each chunk is idempotent, and a publication
+        a crash interrupts is finished when the service starts again."""
         document = validate_policy(raw, self.known_types)
+        async with db.begin() as conn:
+            published = await self.record_version(conn, document, author, reason)
+        if document.mode == "draft":
+            return published, 0
+        return published, await self.catch_up(db)
+
+    async def record_version(
+        self, conn: AsyncConnection, document: PolicyDocument, author: str, reason: str
+    ) -> PolicyPublished:
+        """Publication's first step alone: the version's event and row, now in force."""
         version = (
             int(
                 await conn.scalar(
@@ -177,12 +246,100 @@ class PolicyEngine:
                 published_at=now,
             )
         )
-        if document.mode == "draft":
-            return published, 0
-        emitted = 0
-        for changes in await self._reevaluate_all(conn, document, published.content_hash):
-            emitted += len(changes)
-        return published, emitted
+        return published
+
+    async def catch_up(self, db: AsyncEngine, chunk: int = PUBLICATION_CHUNK) -> int:
+        """Re-evaluates every contributor whose last evaluation was made under another
+        policy than the one in force, `chunk` contributors (in id order) per transaction;
+        returns the decisions recorded. A contributor already evaluated under the policy in
+        force is skipped, so running it again, or on two instances at once, records nothing
+        twice."""
+        emitted, after = 0, ""
+        while True:
+            async with db.begin() as conn:
+                rows = await self._chunk(conn, after, chunk)
+                if not rows:
+                    return emitted
+                after = rows[-1].contributor_id
+                # Read after the rows are locked: a writer that read an older policy and
+                # locked a contributor first has committed by now, and is seen stale here.
+                policy = await self.in_force(conn)
+                stale = [r for r in rows if r.policy_hash != policy.hash]
+                if stale:
+                    emitted += await self._reevaluate(conn, stale, policy)
+
+    async def _chunk(self, conn: AsyncConnection, after: str, limit: int) -> Sequence[Any]:
+        """The next contributors after `after`, locked, with their view and evaluation as
+        JSON text (decoded by pydantic straight from the text) and the policy hash of the
+        evaluation (so up-to-date ones are skipped without decoding)."""
+        query = (
+            sa.select(
+                contributor_policy.c.contributor_id,
+                sa.cast(contributor_policy.c.view, sa.Text()).label("view"),
+                sa.cast(contributor_policy.c.evaluation, sa.Text()).label("evaluation"),
+                contributor_policy.c.evaluation["policy_hash"].as_string().label("policy_hash"),
+            )
+            .where(contributor_policy.c.contributor_id > after)
+            .order_by(contributor_policy.c.contributor_id)
+            .limit(limit)
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        return (await conn.execute(query)).all()
+
+    async def _reevaluate(
+        self, conn: AsyncConnection, rows: Sequence[Any], policy: PolicyInForce
+    ) -> int:
+        today = self.clock()
+        outcomes: list[_Outcome] = []
+        for row in rows:
+            view = VIEWS.validate_json(row.view)
+            previous = EVALUATIONS.validate_json(row.evaluation)
+            evaluation = evaluate(view, policy.document, policy.hash, today)
+            outcomes.append(_Outcome(view, previous, evaluation, decisions(previous, evaluation)))
+        return await self._record_outcomes(conn, outcomes, {"actor": "policy-publication"})
+
+    async def _record_outcomes(
+        self, conn: AsyncConnection, outcomes: Sequence[_Outcome], metadata: Mapping[str, Any]
+    ) -> int:
+        """Writes a batch of re-evaluations whose views did not change: the decisions, one
+        multi-stream append; the evaluations; the timers that are new."""
+        now = datetime.now(UTC)
+        deciding = [o for o in outcomes if o.decisions]
+        versions = await _stream_versions(conn, [o.view.id for o in deciding])
+        appends = [
+            StreamAppend(
+                o.view.id,
+                [
+                    NewEvent(uuid.uuid4(), d.TYPE, d.model_dump(mode="json"), now, dict(metadata))
+                    for d in o.decisions
+                ],
+                versions.get(o.view.id, 0),
+            )
+            for o in deciding
+        ]
+        emitted = sum(len(r) for r in await self.store.append_streams(conn, appends))
+        EVENTS_APPENDED.labels(self.service).inc(emitted)
+        await conn.execute(
+            contributor_policy.update()
+            .where(contributor_policy.c.contributor_id == sa.bindparam("cid"))
+            .values(evaluation=_json_text(conn, "evaluation_json"), updated_at=now),
+            [
+                {"cid": o.view.id, "evaluation_json": EVALUATIONS.dump_json(o.evaluation).decode()}
+                for o in outcomes
+            ],
+        )
+        # The previous evaluation's timers were stored with it (fired or not): only the new
+        # ones need inserting.
+        await _schedule(
+            conn,
+            (
+                (o.view.id, t.due, t.kind, t.subject_ref)
+                for o in outcomes
+                for t in set(o.evaluation.timers).difference(o.previous.timers)
+            ),
+        )
+        return emitted
 
     async def simulate(
         self, conn: AsyncConnection, raw: Mapping[str, Any]
@@ -216,8 +373,8 @@ class PolicyEngine:
         due = (await conn.execute(query)).all()
         if not due:
             return 0
-        policy = await self.in_force(conn)
         known = await self._load(conn, {row.contributor_id for row in due})
+        policy = await self.in_force(conn)
         for entry in known.values():
             evaluation = evaluate(entry.view, policy.document, policy.hash, today)
             await self._record(conn, entry.view, entry.evaluation, evaluation, {"actor": "timer"})
@@ -245,12 +402,22 @@ class PolicyEngine:
         approvals: Sequence[str],
         requested_until: date | None,
     ) -> AccessAnswer | None:
-        known = (await self._load(conn, {contributor_id}, lock=False)).get(contributor_id)
-        if known is None:
+        """One round trip: the contributor's view (as JSON text) and which policy is in
+        force, read together. The policy document itself is parsed once per hash and kept,
+        so a publication by another instance is seen by the very next check."""
+        row = await self._access_row(conn, contributor_id)
+        if row is None:
             return None
-        policy = await self.in_force(conn)
+        text, version, digest = row
+        document = self._documents.get(digest) if digest is not None else None
+        if digest is None:
+            policy = PolicyInForce(0, DEFAULT_POLICY, content_hash(DEFAULT_POLICY))
+        elif document is None:
+            policy = await self.in_force(conn)
+        else:
+            policy = PolicyInForce(version, document, digest)
         return check_access(
-            known.view,
+            self._view(text),
             policy.document,
             resource,
             classification,
@@ -261,23 +428,35 @@ class PolicyEngine:
             policy_hash=policy.hash,
         )
 
+    async def _access_row(
+        self, conn: AsyncConnection, contributor_id: str
+    ) -> tuple[str, int, str | None] | None:
+        if conn.dialect.name == "postgresql":
+            # asyncpg directly, with its prepared-statement cache: SQLAlchemy's compile and
+            # result machinery costs more than the query itself here.
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            found = await driver.fetchrow(_ACCESS_SQL, contributor_id)
+        else:
+            found = (await conn.execute(_ACCESS, {"cid": contributor_id})).first()
+        if found is None:
+            return None
+        return str(found[0]), int(found[1] or 0), found[2]
+
+    def _view(self, text: str) -> PolicyView:
+        """The view decoded from its stored JSON, remembered by that text: a view changes
+        only with its contributor's events, while checks about it come by the thousand."""
+        view = self._views.get(text)
+        if view is None:
+            view = VIEWS.validate_json(text)
+            if len(self._views) >= VIEW_CACHE_SIZE:
+                self._views.pop(next(iter(self._views)))
+            self._views[text] = view
+        return view
+
     async def evaluation_of(self, conn: AsyncConnection, contributor_id: str) -> Evaluation | None:
         known = (await self._load(conn, {contributor_id}, lock=False)).get(contributor_id)
         return known.evaluation if known else None
-
-    async def _reevaluate_all(
-        self, conn: AsyncConnection, document: PolicyDocument, digest: str
-    ) -> list[list[RecordedEvent]]:
-        today = self.clock()
-        recorded: list[list[RecordedEvent]] = []
-        for known in (await self._load(conn, None)).values():
-            evaluation = evaluate(known.view, document, digest, today)
-            recorded.append(
-                await self._append(
-                    conn, known.view, known.evaluation, evaluation, {"actor": "policy-publication"}
-                )
-            )
-        return recorded
 
     async def _record(
         self,
@@ -321,7 +500,7 @@ class PolicyEngine:
             ],
             ["contributor_id"],
         )
-        await _schedule(conn, view.id, ((t.due, t.kind, t.subject_ref) for t in evaluation.timers))
+        await _schedule(conn, ((view.id, t.due, t.kind, t.subject_ref) for t in evaluation.timers))
         return recorded
 
     async def _load(
@@ -345,12 +524,8 @@ class PolicyEngine:
         }
 
 
-async def _schedule(
-    conn: AsyncConnection, contributor_id: str, due: Iterable[tuple[date, str, str]]
-) -> None:
-    rows = [
-        {"contributor_id": contributor_id, "due": d, "kind": k, "subject_ref": s} for d, k, s in due
-    ]
+async def _schedule(conn: AsyncConnection, due: Iterable[tuple[str, date, str, str]]) -> None:
+    rows = [{"contributor_id": c, "due": d, "kind": k, "subject_ref": s} for c, d, k, s in due]
     if not rows:
         return
     insert = (
@@ -359,3 +534,22 @@ async def _schedule(
         else sa.dialects.sqlite.insert
     )(timers)
     await conn.execute(insert.on_conflict_do_nothing(), rows)
+
+
+async def _stream_versions(conn: AsyncConnection, stream_ids: Sequence[str]) -> dict[str, int]:
+    """The current version of each of these (decision) streams that exists."""
+    if not stream_ids:
+        return {}
+    query = (
+        sa.select(events.c.stream_id, sa.func.max(events.c.version))
+        .where(events.c.stream_id.in_(stream_ids))
+        .group_by(events.c.stream_id)
+    )
+    return {row[0]: int(row[1]) for row in await conn.execute(query)}
+
+
+def _json_text(conn: AsyncConnection, name: str) -> sa.ColumnElement[Any]:
+    """A parameter carrying JSON already encoded (by pydantic, faster than the json module
+    SQLAlchemy would use): cast to jsonb on PostgreSQL; SQLite keeps JSON as text."""
+    text = sa.bindparam(name, type_=sa.Text())
+    return sa.cast(text, JSONB) if conn.dialect.name == "postgresql" else text

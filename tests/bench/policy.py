@@ -27,7 +27,13 @@ from tests.bench.drivers import Measurement
 from tests.bench.harness import Span
 from tests.bench.policy_access import AccessBench, AccessPlan
 from tests.bench.policy_publish import Phase, Publication, parts, publish
-from tests.bench.policy_report import access_tables, method, publication_table, targets
+from tests.bench.policy_report import (
+    access_tables,
+    method,
+    publication_table,
+    targets,
+    why,
+)
 from tests.bench.policy_seed import Seeding, discard_outbox, seed, seeded
 from tests.bench.processes import Stack, bare_app, service, stack
 from tests.bench.profiling import recording, summarize
@@ -148,6 +154,7 @@ async def run(admin_url: str, kafka: str, plan: Plan, profile: Path | None = Non
             output = profile / "policy-publish.txt"
             profiles.insert(0, (await _profiled_publication(url, plan, output), output))
     wall = time.perf_counter() - began
+    summaries = [(name, summarize(raw)) for name, raw in profiles]
     facts = [
         f"Command: `{COMMAND}{_options(plan)}{f' --profile {profile}' if profile else ''}`",
         f"Run: {date}, {plan.name} mode, wall time {wall:.0f} s; all CPUs busy"
@@ -162,9 +169,13 @@ async def run(admin_url: str, kafka: str, plan: Plan, profile: Path | None = Non
         [
             publication_table(publication, phases),
             *access_tables(results),
-            *profile_tables([(name, summarize(raw)) for name, raw in profiles]),
+            *profile_tables(summaries),
         ],
-        [*method(seeding, plan.sample, plan.access), *([PROFILE_METHOD] if profile else [])],
+        [
+            *why(publication, phases, results, plan.access.rate, summaries),
+            *method(seeding, plan.sample, plan.access),
+            *([PROFILE_METHOD] if profile else []),
+        ],
     )
     published = Result(
         "policy publication",

@@ -1,8 +1,8 @@
-"""Publishing a policy that changes many decisions: `PolicyEngine.publish` re-evaluates every
-contributor in one transaction. Beside it, on a sample of the same contributors, the parts
-it is made of, each alone: reading and decoding the rows (the same query, locks included),
-evaluating and diffing in memory, and writing the rows back in bulk (one statement per
-thousand rows, which publish does not do: what batching its writes could reach).
+"""Publishing a policy that changes many decisions: `PolicyEngine.publish` records the version,
+then re-evaluates every contributor, a chunk per transaction. Beside it, on a sample of the
+same contributors, the parts it is made of, each alone: reading and decoding the rows (the
+same query, locks included), evaluating and diffing in memory, and writing the rows back in
+bulk (one statement per thousand rows).
 """
 
 from __future__ import annotations
@@ -70,14 +70,17 @@ Known = list[tuple[PolicyView, Evaluation]]
 
 async def _read(conn: AsyncConnection, sample: int) -> tuple[Known, Phase]:
     query = (
-        sa.select(contributor_policy.c.view, contributor_policy.c.evaluation)
+        sa.select(
+            sa.cast(contributor_policy.c.view, sa.Text()).label("view"),
+            sa.cast(contributor_policy.c.evaluation, sa.Text()).label("evaluation"),
+        )
         .order_by(contributor_policy.c.contributor_id)
         .limit(sample)
         .with_for_update()
     )
     began = time.perf_counter()
     known = [
-        (VIEWS.validate_python(row.view), EVALUATIONS.validate_python(row.evaluation))
+        (VIEWS.validate_json(row.view), EVALUATIONS.validate_json(row.evaluation))
         for row in await conn.execute(query)
     ]
     seconds = time.perf_counter() - began
@@ -130,8 +133,7 @@ async def publish(engine: AsyncEngine, contributors: int) -> Publication:
     policy = policy_engine()
     before = await _events(engine)
     began = time.perf_counter()
-    async with engine.begin() as conn:
-        _, emitted = await policy.publish(conn, lowered_ceilings(), "bench", "lower ceilings")
+    _, emitted = await policy.publish(engine, lowered_ceilings(), "bench", "lower ceilings")
     seconds = time.perf_counter() - began
     stored = await _events(engine) - before - 1
     return Publication(contributors, seconds, emitted, stored)

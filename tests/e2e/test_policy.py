@@ -14,12 +14,18 @@ import pytest
 import sqlalchemy as sa
 
 from services.policy.app import definition as policy_definition
+from services.policy.domain.document import DEFAULT_POLICY, validate_policy
+from services.policy.engine import PolicyEngine, RegistryFact
+from services.registry.domain import events as registry_events
+from services.registry.domain.types import ContributorTypes
 from shared.app import create_app
 from shared.db import create_engine
+from shared.eventstore.store import PostgresEventStore
+from shared.migrations import migrate
 from shared.settings import ServiceSettings
 from tests.e2e.policy_support import Clock, active_contractor, caught_up, decision_types
 from tests.faults.harness import eventually
-from tests.servers import RunningApp, serve
+from tests.servers import RunningApp, fresh_postgres_database, serve
 
 
 @pytest.fixture(scope="module")
@@ -382,3 +388,77 @@ async def test_each_type_under_the_default_policy(
         assert response.status_code == 200, response.text
         assert response.json()["permit"] is False
         assert any("over_ceiling" in reason for reason in response.json()["reasons"])
+
+
+def _registered_with_grant(cid: str, today: date) -> list[RegistryFact]:
+    began = datetime.combine(today - timedelta(days=5), datetime.min.time(), UTC)
+    facts: list[tuple[str, dict[str, Any]]] = [
+        (
+            registry_events.Registered.TYPE,
+            {"contributor_id": cid, "contributor_type": "partner", "sponsor": "s-1"},
+        ),
+        (
+            registry_events.AccessGranted.TYPE,
+            {"grant_id": "g-1", "resource": "crm", "classification": "internal"},
+        ),
+    ]
+    return [
+        RegistryFact(cid, kind, data, began + timedelta(days=n), n + 1)
+        for n, (kind, data) in enumerate(facts)
+    ]
+
+
+async def test_a_publication_interrupted_after_its_version_is_finished_once(
+    postgres_admin_url: str, clock: Clock
+) -> None:
+    """A publication commits its version first and re-evaluates in chunks after: a crash in
+    between leaves evaluations made under the old policy, which the next catch-up (run when
+    the service starts) brings up to date, emitting each decision once."""
+    types = set(ContributorTypes.defaults().names)
+    cids = [f"c-{n}" for n in range(5)]
+    async with fresh_postgres_database(postgres_admin_url) as url:
+        engine = create_engine(url, schema="policy", pool_size=2)
+        try:
+            await migrate(engine, "policy", "policy@head")
+            policy = PolicyEngine(PostgresEventStore(), types, clock)
+            facts = [f for cid in cids for f in _registered_with_grant(cid, clock.today)]
+            async with engine.begin() as conn:
+                await policy.on_registry_events(conn, facts, {"actor": "test"})
+            document = DEFAULT_POLICY.model_dump(mode="json")
+            document["types"]["partner"]["access"]["ceiling"] = "public"
+            async with engine.begin() as conn:  # the version commits; then the crash
+                published = await policy.record_version(
+                    conn, validate_policy(document, types), "test", "lower partners"
+                )
+                before = await conn.scalar(sa.text("SELECT count(*) FROM events"))
+
+            restarted = PolicyEngine(PostgresEventStore(), types, clock)
+            emitted = await restarted.catch_up(engine, chunk=2)
+            again = await restarted.catch_up(engine, chunk=2)
+
+            async with engine.connect() as conn:
+                hashes = (
+                    (
+                        await conn.execute(
+                            sa.text("SELECT evaluation->>'policy_hash' FROM contributor_policy")
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                revocations = (
+                    await conn.execute(
+                        sa.text(
+                            "SELECT stream_id, data->>'reason' FROM events"
+                            " WHERE type LIKE '%access_revocation_required%'"
+                        )
+                    )
+                ).all()
+                after = await conn.scalar(sa.text("SELECT count(*) FROM events"))
+        finally:
+            await engine.dispose()
+    assert set(hashes) == {published.content_hash}
+    assert sorted(revocations) == [(cid, "over_ceiling") for cid in cids]
+    assert emitted == len(cids)
+    assert after == before + emitted
+    assert again == 0

@@ -3,28 +3,23 @@ everything that needs no broker or database."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
 
-from shared.consumer import Delivery, runs_by_origin
-from shared.envelope import CloudEvent
 from shared.logs import correlation_id
 from shared.telemetry import install_metrics
 from shared.tracing import (
     carrier_from_headers,
+    caused_by,
     configure_tracing,
-    continuing,
     current_trace_context,
     headers_from_metadata,
     span_exporter,
 )
-from shared.transport.base import IncomingMessage
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
@@ -96,43 +91,14 @@ def test_event_metadata_becomes_kafka_headers_and_back() -> None:
     assert headers_from_metadata({"actor": "a"}) == {}
 
 
-def test_a_consumer_span_continues_the_message_trace_with_its_correlation_id() -> None:
+def test_events_caused_by_a_message_hang_under_a_span_in_its_trace() -> None:
     configure_tracing("wfe-test")
-    with continuing({"traceparent": TRACEPARENT.encode()}, "decide", "order-7"):
-        assert correlation_id() == "order-7"
-        context = trace.get_current_span().get_span_context()
-        assert trace.format_trace_id(context.trace_id) == TRACE_ID
-        assert current_trace_context()["traceparent"].split("-")[1] == TRACE_ID
-    assert correlation_id() is None
+    caused = caused_by({"traceparent": TRACEPARENT.encode()}, "decide")
 
-
-def _delivery(offset: int, correlation: str | None, traceparent: bytes | None) -> Delivery:
-    headers = {"traceparent": traceparent} if traceparent else {}
-    message = IncomingMessage("t", 0, offset, b"k", b"{}", headers, 0)
-    event = CloudEvent(
-        specversion="1.0",
-        id=str(offset),
-        source="/test",
-        type="x",
-        time=datetime.now(UTC),
-        correlationid=correlation,
-    )
-    return Delivery(message, event)
-
-
-def test_runs_by_origin_keeps_order_and_groups_neighbours_only() -> None:
-    a, b = TRACEPARENT.encode(), f"00-{TRACE_ID}-b7ad6b7169203331-01".encode()
-    deliveries = [
-        _delivery(0, "c1", a),
-        _delivery(1, "c1", a),
-        _delivery(2, "c1", b),
-        _delivery(3, "c2", b),
-        _delivery(4, "c1", a),
-        _delivery(5, None, None),
-    ]
-    runs = [[d.message.offset for d in run] for run in runs_by_origin(deliveries)]
-    assert runs == [[0, 1], [2], [3], [4], [5]]
-    assert list(runs_by_origin([])) == []
+    _, trace_id, span_id, _ = caused["traceparent"].split("-")
+    assert trace_id == TRACE_ID
+    assert span_id != TRACEPARENT.split("-")[2]
+    assert caused_by({}, "decide")["traceparent"].split("-")[1] != TRACE_ID
 
 
 def test_spans_are_exported_only_to_a_configured_otlp_endpoint() -> None:

@@ -21,7 +21,8 @@ class PolicyContext:
     policy: PolicyEngine
 
 
-def policy_context(request: Request) -> PolicyContext:
+async def policy_context(request: Request) -> PolicyContext:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.
     context: ServiceContext = request.app.state.services[SERVICE]
     found: PolicyContext = context.extras["policy"]
     return found

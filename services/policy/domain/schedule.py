@@ -87,7 +87,13 @@ def timers(
     for g in grants:
         if g.expires_at is not None:
             found.append(Timer(g.expires_at.date(), "grant_expiry", g.grant_id))
-    return tuple(sorted({t for t in found if t.due > today}))
+    # The key gives the dataclass order (due, kind, subject) in one tuple per timer rather
+    # than one per comparison.
+    return tuple(sorted({t for t in found if t.due > today}, key=_order))
+
+
+def _order(timer: Timer) -> tuple[date, str, str]:
+    return (timer.due, timer.kind, timer.subject_ref)
 
 
 def _contract_timers(

@@ -32,7 +32,7 @@ from services.reporting.dashboard import tickets
 from services.reporting.dashboard.feed import DashboardFeed
 from services.reporting.dashboard.figures import Sections, for_scopes
 from shared.app import ServiceContext
-from shared.http.auth import Authenticator, Principal, requires
+from shared.http.auth import Authenticator, Principal, authorize, requires
 from shared.http.problems import Problem
 
 
@@ -154,7 +154,7 @@ async def stream(
 def _viewer(request: Request, ticket: str | None) -> tickets.Ticket:
     """From the bearer token if the caller sent one (scripts), else from the ticket."""
     if request.headers.get("authorization"):
-        principal = requires("reports:read")(request)
+        principal = authorize(request, "reports:read")
         return tickets.Ticket(
             principal.subject,
             principal.scopes & tickets.DASHBOARD_SCOPES,
