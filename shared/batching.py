@@ -12,6 +12,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from shared.telemetry import GROUP_COMMIT_SIZE
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -23,11 +25,13 @@ class GroupCommit(Generic[Item, Result]):
 
     def __init__(
         self,
+        name: str,
         run: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]],
         *,
         max_group: int = 256,
         concurrency: int = 2,
     ) -> None:
+        self._size = GROUP_COMMIT_SIZE.labels(name)
         self._run = run
         self._max_group = max_group
         self._concurrency = concurrency
@@ -57,6 +61,7 @@ class GroupCommit(Generic[Item, Result]):
         while self._waiting:
             group = self._waiting[: self._max_group]
             del self._waiting[: self._max_group]
+            self._size.observe(len(group))
             try:
                 results = await self._run([item for item, _ in group])
             except Exception as error:

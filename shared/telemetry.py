@@ -38,6 +38,12 @@ RELAY_LAG = Histogram(
     ["service"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
+GROUP_COMMIT_SIZE = Histogram(
+    "wfe_group_commit_size",
+    "Requests committed together in one transaction (see shared/batching.py)",
+    ["group"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 CONSUMER_EVENTS = Counter(
     "wfe_consumer_events_total",
     "Events a consumer handled, by outcome (processed, duplicate, dead_letter)",

@@ -28,8 +28,8 @@ async def _start(context: ServiceContext) -> list[Worker]:
         engine,
         registry,
         SOURCE,
-        writes=GroupCommit(functools.partial(execution.record_writes, engine, registry)),
-        events=GroupCommit(functools.partial(cloudevents.ingest, engine, registry)),
+        writes=GroupCommit("rest", functools.partial(execution.record_writes, engine, registry)),
+        events=GroupCommit("cloudevents", functools.partial(cloudevents.ingest, engine, registry)),
     )
     if not context.settings.run_relays:
         return []

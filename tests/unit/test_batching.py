@@ -34,7 +34,7 @@ async def settle() -> None:
 async def test_a_lone_submission_runs_at_once_as_a_group_of_one() -> None:
     recorder = Recorder()
     recorder.release.set()
-    commit = GroupCommit(recorder.run)
+    commit = GroupCommit("test", recorder.run)
 
     assert await commit.submit(7) == 70
     assert recorder.groups == [[7]]
@@ -42,7 +42,7 @@ async def test_a_lone_submission_runs_at_once_as_a_group_of_one() -> None:
 
 async def test_submissions_arriving_during_a_run_go_together_in_the_next() -> None:
     recorder = Recorder()
-    commit = GroupCommit(recorder.run, concurrency=1)
+    commit = GroupCommit("test", recorder.run, concurrency=1)
     first = asyncio.create_task(commit.submit(1))
     await settle()
     rest = [asyncio.create_task(commit.submit(i)) for i in range(2, 7)]
@@ -55,7 +55,7 @@ async def test_submissions_arriving_during_a_run_go_together_in_the_next() -> No
 
 async def test_groups_are_bounded_and_runs_overlap_up_to_the_concurrency() -> None:
     recorder = Recorder()
-    commit = GroupCommit(recorder.run, max_group=2, concurrency=2)
+    commit = GroupCommit("test", recorder.run, max_group=2, concurrency=2)
     tasks = [asyncio.create_task(commit.submit(i)) for i in range(5)]
     await settle()
     assert recorder.groups == [[0, 1], [2, 3]]  # two runs in flight, the fifth waits
@@ -67,7 +67,7 @@ async def test_groups_are_bounded_and_runs_overlap_up_to_the_concurrency() -> No
 
 async def test_a_failed_run_fails_its_own_group_only() -> None:
     recorder = Recorder(fail_on=2)
-    commit = GroupCommit(recorder.run, max_group=2, concurrency=1)
+    commit = GroupCommit("test", recorder.run, max_group=2, concurrency=1)
     tasks = [asyncio.create_task(commit.submit(i)) for i in range(4)]
     await settle()
     recorder.release.set()
@@ -80,7 +80,7 @@ async def test_a_failed_run_fails_its_own_group_only() -> None:
 
 async def test_cancelling_the_runner_cancels_its_waiters() -> None:
     recorder = Recorder()
-    commit = GroupCommit(recorder.run)
+    commit = GroupCommit("test", recorder.run)
     waiter = asyncio.create_task(commit.submit(1))
     await settle()
     (runner,) = commit._tasks

@@ -136,7 +136,7 @@ class _Posted:
     event: CloudEvent
     command: RegistryCommand
 
-    @property
+    @functools.cached_property
     def first_id(self) -> uuid.UUID:
         return stored_event_id(self.event.source, self.event.id, 0)
 
