@@ -174,7 +174,8 @@ def label_sets(samples: Samples, name: str) -> list[dict[str, str]]:
     return [dict(ls) for (n, ls), _ in samples.items() if n == name]
 
 
-async def register(stack: Stack, headers: dict[str, str]) -> str:
+async def register(stack: Stack, headers: dict[str, str], channel: str = "rest") -> str:
+    """A new contractor, through REST or as a posted CloudEvent."""
     body = {
         "contributor_type": "contractor",
         "display_name": "Ada Observed",
@@ -184,10 +185,27 @@ async def register(stack: Stack, headers: dict[str, str]) -> str:
         "email": f"ada-{uuid.uuid4().hex[:12]}@example.com",
     }
     async with stack.client("registry") as http:
-        response = await http.post("/v1/contributors", json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    contributor_id: str = response.json()["id"]
-    return contributor_id
+        if channel == "rest":
+            response = await http.post("/v1/contributors", json=body, headers=headers)
+            assert response.status_code == 201, response.text
+            contributor_id: str = response.json()["id"]
+            return contributor_id
+        contributor_id = f"c-{uuid.uuid4().hex[:12]}"
+        event = {
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "source": "/hr/observed",
+            "type": "org.workforce.contributor.registered.v1",
+            "subject": contributor_id,
+            "data": {"contributor_id": contributor_id, **body},
+        }
+        response = await http.post(
+            "/v1/events",
+            content=json.dumps(event),
+            headers={**headers, "content-type": "application/cloudevents+json"},
+        )
+        assert response.status_code == 202, response.text
+        return contributor_id
 
 
 async def records(stack: Stack, topic: str, key: str) -> list[dict[str, bytes]]:
@@ -270,12 +288,13 @@ def _trace_id(traceparent: bytes) -> str:
     return traceparent.decode().split("-")[1]
 
 
+@pytest.mark.parametrize("channel", ["rest", "cloudevents"])
 async def test_the_callers_trace_reaches_the_registry_record_and_the_decision(
-    stack: Stack,
+    stack: Stack, channel: str
 ) -> None:
     correlation = f"trace-{uuid.uuid4()}"
     headers = {"traceparent": f"00-{TRACE_ID}-b7ad6b7169203331-01", "X-Correlation-Id": correlation}
-    contributor = await register(stack, headers)
+    contributor = await register(stack, headers, channel)
 
     async def published() -> bool:
         return bool(await records(stack, stack.topics["registry"], contributor))

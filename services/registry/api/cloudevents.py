@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -36,6 +36,8 @@ from shared.eventstore.model import WrongExpectedVersion
 from shared.eventstore.tables import events
 from shared.http.auth import Principal
 from shared.http.problems import Problem, validation_problem
+from shared.telemetry import CORRELATION_HEADER
+from shared.tracing import current_trace_context
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -82,7 +84,8 @@ async def post_events(request: Request, ctx: Context, principal: Ingester) -> JS
                 "Batch too large",
                 f"{len(batch)} events; a batch holds at most {MAX_BATCH}",
             )
-        results = await ingest(ctx.engine, ctx.registry, [(raw, principal) for raw in batch])
+        poster = _poster(request, principal)
+        results = await ingest(ctx.engine, ctx.registry, [(raw, poster) for raw in batch])
         counts = {
             s: sum(r.status == s for r in results) for s in ("accepted", "duplicate", "rejected")
         }
@@ -104,7 +107,7 @@ async def post_events(request: Request, ctx: Context, principal: Ingester) -> JS
             "Unsupported media type",
             f"post {STRUCTURED}, {BATCH}, or binary mode (ce-* headers with a JSON body)",
         )
-    result = await ctx.events.submit((raw, principal))
+    result = await ctx.events.submit((raw, _poster(request, principal)))
     if result.status == "rejected":
         assert result.problem is not None
         return JSONResponse(
@@ -142,13 +145,13 @@ class _Posted:
 
 
 async def ingest(
-    engine: AsyncEngine, registry: Registry, posted: Sequence[tuple[Any, Principal]]
+    engine: AsyncEngine, registry: Registry, posted: Sequence[tuple[Any, Poster]]
 ) -> list[EventResult]:
     """Answers each (event, poster) in one transaction. Retries after losing a race with a
     concurrent writer: the next attempt reads what it wrote, so a competing copy of an event
     is then seen as a duplicate."""
     batch = [raw for raw, _ in posted]
-    read = [(_read(raw), principal) for raw, principal in posted]
+    read = [(_read(raw), poster) for raw, poster in posted]
     for _ in range(_ATTEMPTS):
         try:
             async with engine.begin() as conn:
@@ -166,17 +169,17 @@ async def _record(
     conn: AsyncConnection,
     registry: Registry,
     batch: list[Any],
-    read: list[tuple[_Posted | EventResult, Principal]],
+    read: list[tuple[_Posted | EventResult, Poster]],
 ) -> list[EventResult]:
     posted = [p for p, _ in read]
     seen = await _stored(conn, [p.first_id for p in posted if isinstance(p, _Posted)])
     first_copy: dict[uuid.UUID, int] = {}
     submissions: dict[int, Submission] = {}
-    for index, (p, principal) in enumerate(read):
+    for index, (p, poster) in enumerate(read):
         if not isinstance(p, _Posted) or p.first_id in seen:
             continue
         if first_copy.setdefault(p.first_id, index) == index:
-            submissions[index] = _submission(p, principal)
+            submissions[index] = _submission(p, poster)
     decided = await registry.execute_many(conn, list(submissions.values()))
     outcomes = dict(zip(submissions, decided, strict=True))
     results: list[EventResult] = []
@@ -221,13 +224,26 @@ def _answer(
     )
 
 
-def _submission(posted: _Posted, principal: Principal) -> Submission:
+Poster = Mapping[str, str]
+"""Who posted an event, for its metadata: the actor, and the request's trace context."""
+
+
+def _poster(request: Request, principal: Principal) -> Poster:
+    """Taken in the request's own task: the group commit that records the event runs in
+    another, whose trace is not this request's. The request's `X-Correlation-Id`, if sent,
+    is the correlation id of its events that name none themselves."""
+    poster = {"actor": principal.subject, "channel": "cloudevents", **current_trace_context()}
+    if correlation := request.headers.get(CORRELATION_HEADER):
+        poster["correlation_id"] = correlation
+    return poster
+
+
+def _submission(posted: _Posted, poster: Poster) -> Submission:
     event = posted.event
     metadata = {
-        "actor": principal.subject,
-        "channel": "cloudevents",
+        **poster,
         "source": event.source,
-        "correlation_id": event.correlationid or event.id,
+        "correlation_id": event.correlationid or poster.get("correlation_id") or event.id,
         "causation_id": event.id,
     }
     derived = functools.partial(stored_event_id, event.source, event.id)

@@ -14,7 +14,7 @@ from shared.batching import GroupCommit
 from shared.http.auth import Principal, requires
 
 if TYPE_CHECKING:
-    from services.registry.api.cloudevents import EventResult
+    from services.registry.api.cloudevents import EventResult, Poster
     from services.registry.api.execution import Answered, Write
 
 SERVICE = "registry"
@@ -27,7 +27,7 @@ class RegistryContext:
     source: str
     writes: GroupCommit[Write, Answered]
     """REST commands, committed in groups."""
-    events: GroupCommit[tuple[Any, Principal], EventResult]
+    events: GroupCommit[tuple[Any, Poster], EventResult]
     """Single CloudEvents (a posted event and who posted it), committed in groups."""
 
 
