@@ -18,13 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.registry.domain.events import catalogue as registry_catalogue
 from services.reporting.adapters import generations, store
+from services.reporting.adapters.cache import DerivedCache
 from services.reporting.projections import ProjectedEvent, project_batch
 from services.reporting.projections.model import POLICY_DECISIONS, REGISTRY_PREFIX
+from services.reporting.projections.project import Derived, project_derived
 from shared.app import ServiceContext
 from shared.catalogue import Catalogue, EventPayload, InvalidEventData
 from shared.consumer import CheckpointedConsumer, Delivery, Rewind
 from shared.settings import ServiceSettings
 from shared.transport.base import (
+    IncomingMessage,
     Publisher,
     Subscriber,
     TopicPartition,
@@ -33,6 +36,9 @@ from shared.transport.factory import Transport
 
 CONSUMER = "reporting"
 GROUP = "reporting"
+LIVE_BATCH = 500
+"""Events per transaction of a live consumer: small enough to keep freshness in
+milliseconds, large enough that a burst is applied in few transactions."""
 
 
 class _Accepted(EventPayload):
@@ -80,7 +86,8 @@ class ProjectionConsumer(CheckpointedConsumer):
         settings: ServiceSettings,
         *,
         live: bool,
-        max_batch: int = 500,
+        max_batch: int = LIVE_BATCH,
+        cache_size: int = 0,
     ) -> None:
         super().__init__(
             name,
@@ -95,6 +102,21 @@ class ProjectionConsumer(CheckpointedConsumer):
         self._tables = engine
         self._live = live
         self._generation: int | None = None
+        # Live consumers share their tables with other instances (and with a rebuild's
+        # swap): what they read must come from the tables every time.
+        self._cache = None if live else DerivedCache(cache_size)
+
+    async def process(self, batch: Mapping[TopicPartition, Sequence[IncomingMessage]]) -> None:
+        if self._cache is None:
+            await super().process(batch)
+            return
+        self._cache.begin()
+        try:
+            await super().process(batch)
+        except BaseException:
+            self._cache.forget()
+            raise
+        self._cache.settle()
 
     async def on_assigned(
         self, partitions: Sequence[TopicPartition]
@@ -117,7 +139,15 @@ class ProjectionConsumer(CheckpointedConsumer):
         subjects = {e.subject for e in events}
         if self._live:
             await store.lock_contributors(conn, subjects)
-        _, ops = project_batch(await store.load_facts(conn, subjects), events)
+        if self._cache is None:
+            _, ops = project_batch(await store.load_facts(conn, subjects), events)
+        else:
+            cached = self._cache.known(subjects)
+            loaded = await store.load_facts(conn, subjects - cached.keys())
+            changed, ops = project_derived(
+                {**cached, **{cid: Derived(f) for cid, f in loaded.items()}}, events
+            )
+            self._cache.stage(changed)
         await store.apply(conn, ops)
         latest: dict[TopicPartition, datetime] = {}
         for delivery, event in zip(deliveries, events, strict=True):
@@ -134,10 +164,23 @@ def projection_consumer(
     name: str = CONSUMER,
     group_id: str = GROUP,
     live: bool = True,
+    max_batch: int = LIVE_BATCH,
+    cache_size: int = 0,
 ) -> ProjectionConsumer:
+    """`cache_size` (not live only): contributors whose facts and rows are kept between
+    batches."""
     topics = [settings.topics.registry, settings.topics.policy]
     subscriber = transport.subscriber(group_id, topics, client_id=f"{name}-consumer")
-    return ProjectionConsumer(name, engine, subscriber, deadletters, settings, live=live)
+    return ProjectionConsumer(
+        name,
+        engine,
+        subscriber,
+        deadletters,
+        settings,
+        live=live,
+        max_batch=max_batch,
+        cache_size=cache_size,
+    )
 
 
 class ConsumerWorker:

@@ -43,6 +43,15 @@ from shared.settings import ServiceSettings
 
 SERVICE = "reporting"
 STAGING_CONSUMER = f"{SERVICE}-rebuild"
+REBUILD_BATCH = 5000
+"""Events per transaction of a rebuild. Each batch derives every contributor it touches
+once, loading and storing their whole history, so fewer, larger batches touch each
+contributor fewer times; nobody waits on a rebuild's freshness. Not more: a batch holds the
+event loop while it derives rows, and a batch longer than the Kafka session timeout (10 s)
+gets the consumer thrown out of its group and its partitions re-read."""
+REBUILD_CACHE = 20_000
+"""Contributors whose facts and rows the rebuild keeps between batches (it is the only
+writer of its tables): a few hundred MB at most, for contributors with long histories."""
 
 
 class RebuildError(RuntimeError):
@@ -75,9 +84,13 @@ async def rebuild(
     progress_callback: ProgressCallback | None = None,
     *,
     poll_interval: float = 0.25,
+    batch: int = REBUILD_BATCH,
+    cache: int = REBUILD_CACHE,
 ) -> RebuildResult:
     """Rebuilds the projected tables from offset 0 and swaps them in; the service may keep
-    running meanwhile. Raises `RebuildError` on SQLite or while another rebuild runs."""
+    running meanwhile. `batch` events per transaction, `cache` contributors kept between
+    batches (0: read from the tables for every batch, as a live consumer does). Raises
+    `RebuildError` on SQLite or while another rebuild runs."""
     url = settings.database_url_for(SERVICE)
     if not url.startswith("postgresql"):
         raise RebuildError(
@@ -93,7 +106,9 @@ async def rebuild(
             if not await _session_lock(guard, "pg_try_advisory_lock"):
                 raise RebuildError("another rebuild of reporting is running")
             try:
-                processed, generation = await _rebuild(settings, live, url, report, poll_interval)
+                processed, generation = await _rebuild(
+                    settings, live, url, report, poll_interval, (batch, cache)
+                )
                 rows = {t.name: await _count(guard, t) for t in PROJECTED}
             finally:
                 await _session_lock(guard, "pg_advisory_unlock")
@@ -117,11 +132,12 @@ async def _rebuild(
     url: str,
     report: ProgressCallback,
     poll_interval: float,
+    sizes: tuple[int, int],
 ) -> tuple[int, int]:
     staging_schema = f"{SERVICE}_rebuild"
     staging = await _staging(live, url, staging_schema)
     try:
-        processed = await _consume(settings, staging, report, poll_interval)
+        processed = await _consume(settings, staging, report, poll_interval, sizes)
         report(RebuildProgress("swapping", processed, 0))
         return processed, await _swap(live, staging_schema, processed)
     finally:
@@ -147,13 +163,22 @@ async def _consume(
     staging: AsyncEngine,
     report: ProgressCallback,
     poll_interval: float,
+    sizes: tuple[int, int],
 ) -> int:
     transport = transport_for(settings)
     await transport.open()
     deadletters = transport.publisher(client_id=f"{STAGING_CONSUMER}-deadletters")
     group = f"{STAGING_CONSUMER}-{uuid.uuid4().hex[:12]}"
     consumer = projection_consumer(
-        transport, staging, settings, deadletters, name=STAGING_CONSUMER, group_id=group, live=False
+        transport,
+        staging,
+        settings,
+        deadletters,
+        name=STAGING_CONSUMER,
+        group_id=group,
+        live=False,
+        max_batch=sizes[0],
+        cache_size=sizes[1],
     )
     stop = asyncio.Event()
     running = asyncio.create_task(consumer.run(stop))

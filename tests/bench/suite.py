@@ -27,6 +27,7 @@ from shared.transport.kafka import KafkaPublisher
 from tests.bench import plot
 from tests.bench.report import StoreReport, markdown_section, print_report
 from tests.bench.report import write_section as write_store_section
+from tests.bench.reporting import Outcome as ReportingOutcome
 from tests.bench.sections import DOCS, print_section, write
 from tests.bench.service_main import Report
 
@@ -34,6 +35,7 @@ HARNESSES = [
     "tests.bench.store_appends",
     "tests.bench.registry_http",
     "tests.bench.policy",
+    "tests.bench.reporting",
 ]
 """Module names, in the order they run and their sections follow each other."""
 
@@ -125,7 +127,10 @@ def run_suite(plan: SuitePlan) -> SuiteOutcome:
 
 
 def record(
-    report: StoreReport | Report, name: str, output: Path | None, outcome: SuiteOutcome
+    report: StoreReport | Report | ReportingOutcome,
+    name: str,
+    output: Path | None,
+    outcome: SuiteOutcome,
 ) -> None:
     """Prints a harness's report, writes its section after those already written, and keeps
     its targets for the plot."""

@@ -25,6 +25,8 @@ from services.reporting.projections.tables import TABLES as DEFINITIONS
 from shared.db import upsert
 from shared.transport.base import TopicPartition
 
+_KEY_NAMES = {name: t.key_names for name, t in DEFINITIONS.items()}
+
 
 async def load_facts(
     conn: AsyncConnection, contributor_ids: Iterable[str]
@@ -50,7 +52,7 @@ async def apply(conn: AsyncConnection, ops: Sequence[RowOp]) -> None:
     deletes: dict[str, list[dict[str, Any]]] = defaultdict(list)
     upserts: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for op in ops:
-        names = DEFINITIONS[op.table].key_names
+        names = _KEY_NAMES[op.table]
         match op:
             case Delete():
                 deletes[op.table].append(
@@ -60,10 +62,10 @@ async def apply(conn: AsyncConnection, ops: Sequence[RowOp]) -> None:
                 upserts[op.table].append({**dict(zip(names, op.key, strict=True)), **op.values})
     for name, keys in deletes.items():
         table = TABLES[name]
-        condition = [table.c[n] == sa.bindparam(f"key_{n}") for n in DEFINITIONS[name].key_names]
+        condition = [table.c[n] == sa.bindparam(f"key_{n}") for n in _KEY_NAMES[name]]
         await conn.execute(table.delete().where(*condition), keys)
     for name, rows in upserts.items():
-        await upsert(conn, TABLES[name], rows, DEFINITIONS[name].key_names)
+        await upsert(conn, TABLES[name], rows, _KEY_NAMES[name])
 
 
 async def lock_contributors(conn: AsyncConnection, contributor_ids: Iterable[str]) -> None:

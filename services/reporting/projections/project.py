@@ -50,20 +50,45 @@ def project_batch(
     Gives the same tables as projecting the events one by one; a consumer uses it per batch
     and a rebuild uses it with no facts and the whole log.
     """
-    current = dict(facts)
+    derived, ops = project_derived({cid: Derived(f) for cid, f in facts.items()}, events)
+    current = {cid: d.facts for cid, d in derived.items()}
+    return {**facts, **current}, ops
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """A contributor's facts, and the rows derived from them if they are already known."""
+
+    facts: ContributorFacts
+    rows: RowSet | None = None
+
+    def derived_rows(self) -> RowSet:
+        return self.rows if self.rows is not None else derive_rows(self.facts)
+
+
+def project_derived(
+    known: Mapping[str, Derived], events: Iterable[ProjectedEvent]
+) -> tuple[dict[str, Derived], list[RowOp]]:
+    """`project_batch` for a caller that keeps derived rows between batches: rows given in
+    `known` are not derived again. Returns the contributors the events changed, with their
+    new facts and rows, and the operations."""
+    current = {cid: d.facts for cid, d in known.items()}
     for event in events:
         fact = read_event(event)
         if fact is None:
             continue
-        known = current.get(event.subject, ContributorFacts(event.subject))
-        current[event.subject] = known.with_fact(fact)
+        facts = current.get(event.subject, ContributorFacts(event.subject))
+        current[event.subject] = facts.with_fact(fact)
+    changed: dict[str, Derived] = {}
     ops: list[RowOp] = []
     for contributor_id in sorted(current):
         after = current[contributor_id]
-        before = facts.get(contributor_id)
-        if after is not before:
-            ops.extend(diff(_rows(before), derive_rows(after)))
-    return current, ops
+        before = known.get(contributor_id)
+        if before is None or after is not before.facts:
+            rows = derive_rows(after)
+            ops.extend(diff(before.derived_rows() if before else {}, rows))
+            changed[contributor_id] = Derived(after, rows)
+    return changed, ops
 
 
 def diff(before: RowSet, after: RowSet) -> list[RowOp]:
