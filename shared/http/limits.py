@@ -24,27 +24,45 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            body = json.dumps(self._problem().body()).encode()
-            headers = [
-                (b"content-type", PROBLEM_JSON.encode()),
-                (b"content-length", str(len(body)).encode()),
-            ]
-            await send({"type": "http.response.start", "status": 413, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await self._refuse(send)
             return
         received = 0
+        exceeded = False
 
         async def limited_receive() -> Message:
-            # Raised inside the route's body read, so the app's problem handler answers it.
-            nonlocal received
+            # Raised inside the route's body read: routes that read their body themselves
+            # answer it in their own error format.
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    exceeded = True
                     raise self._problem()
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def guarded_send(message: Message) -> None:
+            # FastAPI turns any error while it parses a body into its own 400, so once the
+            # limit is passed, an answer other than a 413 is replaced by ours.
+            nonlocal exceeded
+            if exceeded and message["type"] == "http.response.start":
+                if message["status"] != 413:
+                    await self._refuse(send)
+                    return
+                exceeded = False  # the route's own 413: pass it on
+            if not exceeded:
+                await send(message)
+
+        await self.app(scope, limited_receive, guarded_send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps(self._problem().body()).encode()
+        headers = [
+            (b"content-type", PROBLEM_JSON.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     def _problem(self) -> Problem:
         return Problem(

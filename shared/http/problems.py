@@ -108,8 +108,13 @@ def database_unavailable(exc: BaseException) -> bool:
     """A lost or refused database connection: the caller should retry, nothing is wrong
     with the request."""
     if isinstance(exc, sa_exc.DBAPIError):
-        return exc.connection_invalidated or isinstance(
-            exc, sa_exc.OperationalError | sa_exc.InterfaceError
+        # A server shutting down or starting up refuses connections with SQLSTATE class 57P
+        # (57P03 "cannot connect now"), which the driver reports as a plain DBAPIError.
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        return (
+            exc.connection_invalidated
+            or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+            or sqlstate.startswith(("08", "57P"))
         )
     return isinstance(exc, OSError | ConnectionError)
 
@@ -192,4 +197,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    # A handler for Exception runs in Starlette's outermost middleware, which re-raises
+    # after answering, so uvicorn logs a traceback and closes the connection. A database
+    # away (a restart) is expected, not a crash: its errors get handlers of their own,
+    # inside, and keep-alive clients keep their connection.
+    app.add_exception_handler(sa_exc.DBAPIError, on_unexpected)
+    app.add_exception_handler(OSError, on_unexpected)
     app.add_exception_handler(Exception, on_unexpected)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -186,3 +186,43 @@ async def create_projection_tables(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         for ddl in PROJECTION_DDL:
             await conn.execute(sa.text(ddl))
+
+
+async def group_lag(bootstrap: str, group: str, topic: str) -> int:
+    """Records on the topic past the group's committed offsets (all of them if none)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        (described,) = await admin.describe_topics([topic])
+        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+        ends = await consumer.end_offsets(partitions)
+        return sum(
+            end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items()
+        )
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def read_raw_records(bootstrap: str, topic: str) -> list[bytes]:
+    """Every record on the topic as the bytes a broker keeps: key, headers and value."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        partitions = list(consumer.assignment())
+        ends = await consumer.end_offsets(partitions)
+        out: list[bytes] = []
+        for tp in partitions:
+            while await consumer.position(tp) < ends[tp]:
+                batch = await consumer.getmany(tp, timeout_ms=1000, max_records=5000)
+                for r in batch.get(tp, []):
+                    headers = b"".join(k.encode() + b"\0" + v for k, v in r.headers)
+                    out.append(b"\0".join([r.key or b"", headers, r.value or b""]))
+        return out
+    finally:
+        await consumer.stop()

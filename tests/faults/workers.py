@@ -1,8 +1,9 @@
-"""Processes the fault tests start and SIGKILL: a relay and a projecting consumer.
+"""Processes the fault tests start and SIGKILL: a relay and a projecting consumer, and the
+negative control, a consumer whose offsets Kafka auto-commits apart from its effects.
 
-Run as `python -m tests.faults.workers relay|consumer ...`. The consumer can also kill
-itself (`--crash-rate`) in the middle of a batch, before its commit, or right after it,
-which a signal from outside would hit only by luck.
+Run as `python -m tests.faults.workers relay|consumer|autocommit-consumer ...`. The
+consumer can also kill itself (`--crash-rate`) in the middle of a batch, before its
+commit, or right after it, which a signal from outside would hit only by luck.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import signal
 from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.catalogue import Catalogue, EventPayload
 from shared.consumer import CheckpointedConsumer, Delivery
 from shared.db import create_engine
+from shared.envelope import CloudEvent, from_binary
 from shared.outbox.relay import OutboxRelay, RelayConfig
 from shared.transport.base import IncomingMessage, TopicPartition
 from shared.transport.kafka import KafkaPublisher, KafkaSubscriber
@@ -45,18 +48,23 @@ PROJECTION_DDL = (
 
 async def project(conn: AsyncConnection, deliveries: Sequence[Delivery]) -> None:
     for d in deliveries:
-        params = {"s": d.event.subject, "v": d.event.sequence, "n": d.event.data["n"]}
-        await conn.execute(
-            sa.text(
-                "INSERT INTO projection VALUES (:s, 1, :v, :n) ON CONFLICT (stream_id) DO UPDATE"
-                " SET events = projection.events + 1, last_version = :v,"
-                " total = projection.total + :n"
-            ),
-            params,
-        )
-        await conn.execute(
-            sa.text("INSERT INTO effects VALUES (:e, :s, :v)"), {**params, "e": d.event.id}
-        )
+        await apply(conn, d.event)
+
+
+async def apply(conn: AsyncConnection, event: CloudEvent) -> None:
+    """One event's effects: its projection row, and a line in the effects log."""
+    params = {"s": event.subject, "v": event.sequence, "n": event.data["n"]}
+    await conn.execute(
+        sa.text(
+            "INSERT INTO projection VALUES (:s, 1, :v, :n) ON CONFLICT (stream_id) DO UPDATE"
+            " SET events = projection.events + 1, last_version = :v,"
+            " total = projection.total + :n"
+        ),
+        params,
+    )
+    await conn.execute(
+        sa.text("INSERT INTO effects VALUES (:e, :s, :v)"), {**params, "e": event.id}
+    )
 
 
 def crash(when: str) -> None:
@@ -81,6 +89,29 @@ async def crash_mid_batch(
     await project(conn, deliveries)
     if deliveries and random.random() < rate:
         crash("before-commit")  # effects written, transaction not committed
+
+
+async def run_autocommit_consumer(args: argparse.Namespace) -> None:
+    """The negative control: Kafka commits the offsets on its own timer, apart from the
+    effects, so a kill between the two loses events or applies them twice."""
+    engine = create_engine(args.database_url, schema=args.schema, pool_size=2)
+    consumer = AIOKafkaConsumer(
+        args.topic,
+        bootstrap_servers=args.bootstrap,
+        group_id=args.group,
+        enable_auto_commit=True,
+        auto_commit_interval_ms=300,
+        auto_offset_reset="earliest",
+        session_timeout_ms=1500,
+        heartbeat_interval_ms=500,
+    )
+    await consumer.start()
+    while True:
+        batches = await consumer.getmany(timeout_ms=500, max_records=25)
+        for records in batches.values():
+            for record in records:
+                async with engine.begin() as conn:
+                    await apply(conn, from_binary(dict(record.headers), record.value))
 
 
 async def run_relay(args: argparse.Namespace) -> None:
@@ -114,9 +145,16 @@ async def run_consumer(args: argparse.Namespace) -> None:
     await consumer.run(asyncio.Event())
 
 
+ROLES = {
+    "relay": run_relay,
+    "consumer": run_consumer,
+    "autocommit-consumer": run_autocommit_consumer,
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("role", choices=["relay", "consumer"])
+    parser.add_argument("role", choices=list(ROLES))
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--schema", required=True)
     parser.add_argument("--bootstrap", required=True)
@@ -127,7 +165,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    asyncio.run(run_relay(args) if args.role == "relay" else run_consumer(args))
+    asyncio.run(ROLES[args.role](args))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from services.registry.domain.state import Contributor
 from services.registry.handlers import Registry, Submission
 from shared.eventstore.model import WrongExpectedVersion
 from shared.http.auth import Principal
-from shared.http.conditional import etag, expected_version
+from shared.http.conditional import etag, expected_version, precondition_failed
 from shared.http.idempotency import (
     Answer,
     StoredResponse,
@@ -112,7 +112,14 @@ async def record_writes(
                 return await _record(conn, registry, writes)
         except (WrongExpectedVersion, SourceReferenceTaken, IntegrityError):
             continue
-    return [WrongExpectedVersion(w.submission.command.contributor_id, None, None) for w in writes]
+    # Every attempt lost a race: a caller who matched a version now holds a stale one (412),
+    # the others may simply retry (409).
+    return [
+        precondition_failed(None)
+        if w.submission.expected_version is not None
+        else WrongExpectedVersion(w.submission.command.contributor_id, None, None)
+        for w in writes
+    ]
 
 
 async def _record(

@@ -44,7 +44,7 @@ async def read_body(request: Request) -> dict[str, Any]:
         raise ScimError(415, f"send {' or '.join(_MEDIA_TYPES)}, not {media}")
     try:
         body = json.loads(await request.body())
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise ScimError(400, "the request body is not valid JSON", "invalidSyntax") from None
     if not isinstance(body, dict):
         raise ScimError(400, "the request body must be a JSON object", "invalidSyntax")

@@ -21,10 +21,16 @@ from services.registry.api.representation import ContributorOut
 from services.registry.domain.commands import EraseSelfIdentification, RecordSelfIdentification
 from services.registry.domain.state import Contributor
 from services.registry.domain.values import SelfIdDimension
+from shared.http.text import PRINTABLE
 
 router = APIRouter(prefix="/v1/contributors", tags=["self-identification"])
 
-Answer = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+# Printable like every other text the services take: answers are free text, and a control
+# character in one is a client's mistake to refuse, not a value to keep.
+Answer = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100, strip_whitespace=True, pattern=PRINTABLE),
+]
 
 
 class SelfIdentification(BaseModel):
