@@ -46,6 +46,11 @@ def bench(
     kafka: str | None = typer.Option(
         None, help="Kafka (default: $WFE_TEST_KAFKA_BOOTSTRAP_SERVERS, else $WFE_KAFKA_…)."
     ),
+    profile: Path | None = typer.Option(
+        None,
+        help="Also profile the services with py-spy, raw samples in this folder; the sections"
+        " then show where the time goes.",
+    ),
 ) -> None:
     """Run every benchmark harness in turn (tests/bench/suite.py lists them), write each one's
     section of docs/benchmarks.md and a plot of ours vs the targets and the peers.
@@ -56,7 +61,7 @@ def bench(
     quiet_kafka_client()
     suite = _suite()
     try:
-        plan = suite.SuitePlan.from_environment(quick, output, only, database_url, kafka)
+        plan = suite.SuitePlan.from_environment(quick, output, only, database_url, kafka, profile)
         asyncio.run(suite.check_stack(plan))
     except suite.SuiteError as exc:
         fail(str(exc))

@@ -53,6 +53,8 @@ class SuitePlan:
     harnesses: list[str]
     database_url: str
     kafka: str
+    profile: Path | None = None
+    """Where the service harnesses leave py-spy samples of the servers (None: no profiles)."""
 
     @classmethod
     def from_environment(
@@ -62,6 +64,7 @@ class SuitePlan:
         only: Sequence[str],
         database_url: str | None,
         kafka: str | None,
+        profile: Path | None = None,
     ) -> SuitePlan:
         short = {name.rsplit(".", 1)[1]: name for name in HARNESSES}
         unknown = [o for o in only if o not in short]
@@ -74,7 +77,7 @@ class SuitePlan:
         if not url.startswith("postgresql"):
             raise SuiteError(f"the benchmarks need PostgreSQL, not {url.split(':', 1)[0]}")
         chosen = [short[o] for o in only] if only else list(HARNESSES)
-        return cls(quick, output or (None if quick else DOCS), chosen, url, brokers)
+        return cls(quick, output or (None if quick else DOCS), chosen, url, brokers, profile)
 
 
 def _env(*names: str) -> str | None:
@@ -117,7 +120,9 @@ def run_suite(plan: SuitePlan) -> SuiteOutcome:
         if name == "tests.bench.store_appends":
             report: Any = asyncio.run(module.run(plan.database_url, harness_plan))
         else:
-            report = asyncio.run(module.run(plan.database_url, plan.kafka, harness_plan))
+            report = asyncio.run(
+                module.run(plan.database_url, plan.kafka, harness_plan, plan.profile)
+            )
         record(report, name, plan.output, outcome)
     if plan.output is not None and outcome.points:
         image = plot.path_for(plan.output)
