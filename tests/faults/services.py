@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,3 +207,35 @@ async def write_until_acknowledged(
         if time.monotonic() > give_up:
             raise AssertionError(f"{method} {path} ({key}) never acknowledged")
         await asyncio.sleep(0.05)
+
+
+async def register_and_rename(
+    http: httpx.AsyncClient, n: int, stats: WriteStats, renames: Callable[[int], bool]
+) -> None:
+    """Client `n`'s writes: it registers a contributor, then renames it while
+    `renames(w)` says the w-th rename should go ahead; each write until acknowledged."""
+    created = await write_until_acknowledged(
+        http,
+        "POST",
+        "/v1/contributors",
+        {
+            "contributor_type": "employee",
+            "display_name": f"Client {n}",
+            "owning_function": "hr",
+            "sponsor": "sponsor-1",
+            "business_unit": f"unit-{n}",
+        },
+        f"c{n}-w0",
+        stats,
+    )
+    w = 1
+    while renames(w):
+        await write_until_acknowledged(
+            http,
+            "PATCH",
+            f"/v1/contributors/{created['id']}",
+            {"display_name": f"Client {n} write {w}"},
+            f"c{n}-w{w}",
+            stats,
+        )
+        w += 1

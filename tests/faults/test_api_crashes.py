@@ -15,9 +15,9 @@ from tests.faults.services import (
     ServiceProcess,
     WriteStats,
     effects_per_key,
+    register_and_rename,
     registry_events,
     streams_with_holes,
-    write_until_acknowledged,
 )
 
 
@@ -33,29 +33,7 @@ async def test_each_write_takes_effect_once_across_api_kills(
 
     async def client(n: int) -> None:
         async with api.client() as http:
-            created = await write_until_acknowledged(
-                http,
-                "POST",
-                "/v1/contributors",
-                {
-                    "contributor_type": "employee",
-                    "display_name": f"Client {n}",
-                    "owning_function": "hr",
-                    "sponsor": "sponsor-1",
-                    "business_unit": f"unit-{n}",
-                },
-                f"c{n}-w0",
-                stats,
-            )
-            for w in range(1, writes):
-                await write_until_acknowledged(
-                    http,
-                    "PATCH",
-                    f"/v1/contributors/{created['id']}",
-                    {"display_name": f"Client {n} write {w}"},
-                    f"c{n}-w{w}",
-                    stats,
-                )
+            await register_and_rename(http, n, stats, lambda w: w < writes)
 
     async def killer() -> None:
         rng = random.Random(11)

@@ -17,9 +17,9 @@ from tests.faults.services import (
     ServiceProcess,
     WriteStats,
     effects_per_key,
+    register_and_rename,
     registry_events,
     streams_with_holes,
-    write_until_acknowledged,
 )
 
 CLIENTS = 8
@@ -36,31 +36,7 @@ async def test_api_answers_503_while_postgres_is_down_and_recovers_alone(
 
     async def client(n: int) -> None:
         async with api.client() as http:
-            created = await write_until_acknowledged(
-                http,
-                "POST",
-                "/v1/contributors",
-                {
-                    "contributor_type": "employee",
-                    "display_name": f"Writer {n}",
-                    "owning_function": "hr",
-                    "sponsor": "sponsor-1",
-                    "business_unit": f"unit-{n}",
-                },
-                f"c{n}-w0",
-                stats,
-            )
-            w = 1
-            while not stop_writing.is_set():
-                await write_until_acknowledged(
-                    http,
-                    "PATCH",
-                    f"/v1/contributors/{created['id']}",
-                    {"display_name": f"Writer {n} write {w}"},
-                    f"c{n}-w{w}",
-                    stats,
-                )
-                w += 1
+            await register_and_rename(http, n, stats, lambda _: not stop_writing.is_set())
 
     writers = [asyncio.create_task(client(n)) for n in range(CLIENTS)]
 
