@@ -54,6 +54,18 @@ class ServiceSettings(BaseSettings):
         "so a shutting-down server never waits on an endless response.",
     )
 
+    registry_url: str = Field(
+        default="http://127.0.0.1:8001",
+        description="Where reporting's demographic feed reaches the registry "
+        "(`wfe dev` points it at its own port).",
+    )
+    dei_feed_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often reporting's demographic feed asks the registry for newly "
+        "closed quarters (an erasure makes it ask at once).",
+    )
+
     def database_url_for(self, service: str) -> str:
         """PostgreSQL: one database, a schema per service. SQLite: a file per service."""
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / service}.db"

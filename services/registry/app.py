@@ -7,7 +7,14 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from services.registry.api import cloudevents, execution, rest, scim, self_identification
+from services.registry.api import (
+    cloudevents,
+    dei_aggregates,
+    execution,
+    rest,
+    scim,
+    self_identification,
+)
 from services.registry.api.context import SERVICE, RegistryContext
 from services.registry.domain.types import ContributorTypes
 from services.registry.handlers import Registry
@@ -55,6 +62,7 @@ def definition() -> ServiceDefinition:
     router.include_router(scim.router)
     router.include_router(cloudevents.router)
     router.include_router(self_identification.router)
+    router.include_router(dei_aggregates.router)
     return ServiceDefinition(
         name=SERVICE,
         router=router,

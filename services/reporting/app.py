@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from services.reporting import dashboard
+from services.reporting.adapters.demographic_feed import DemographicFeed
 from services.reporting.api import (
     access,
     compliance,
@@ -23,9 +24,10 @@ from shared.settings import ServiceSettings
 
 
 async def _start(service: ServiceContext) -> list[Worker]:
-    worker = ConsumerWorker(service)
+    feed = DemographicFeed(service)
+    worker = ConsumerWorker(service, on_erasure=feed.wake)
     service.extras[SERVICE] = ReportingContext(service.engine, worker, ReportingOptions())
-    return [worker]
+    return [worker, feed]
 
 
 async def _readiness(service: ServiceContext) -> dict[str, Any]:

@@ -9,15 +9,16 @@ effects; this module adds what consuming two topics into one projection needs:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import ConfigDict, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.registry.domain.events import SelfIdentificationErased
 from services.registry.domain.events import catalogue as registry_catalogue
-from services.reporting.adapters import generations, store
+from services.reporting.adapters import demographic_feed, generations, store
 from services.reporting.adapters.cache import DerivedCache
 from services.reporting.projections import ProjectedEvent, project_batch
 from services.reporting.projections.model import POLICY_DECISIONS, REGISTRY_PREFIX
@@ -88,6 +89,7 @@ class ProjectionConsumer(CheckpointedConsumer):
         live: bool,
         max_batch: int = LIVE_BATCH,
         cache_size: int = 0,
+        on_erasure: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(
             name,
@@ -105,10 +107,16 @@ class ProjectionConsumer(CheckpointedConsumer):
         # Live consumers share their tables with other instances (and with a rebuild's
         # swap): what they read must come from the tables every time.
         self._cache = None if live else DerivedCache(cache_size)
+        self._on_erasure = on_erasure
+        self._erased = False
 
     async def process(self, batch: Mapping[TopicPartition, Sequence[IncomingMessage]]) -> None:
         if self._cache is None:
+            self._erased = False
             await super().process(batch)
+            # After the commit: the feed must find the forgotten counts gone.
+            if self._erased and self._on_erasure is not None:
+                self._on_erasure()
             return
         self._cache.begin()
         try:
@@ -139,6 +147,11 @@ class ProjectionConsumer(CheckpointedConsumer):
         subjects = {e.subject for e in events}
         if self._live:
             await store.lock_contributors(conn, subjects)
+            if any(e.type == SelfIdentificationErased.TYPE for e in events):
+                # The stored demographic counts include the person: forget them with this
+                # batch (durably), and have the feed fetch them again.
+                await demographic_feed.forget_counts(conn)
+                self._erased = True
         if self._cache is None:
             _, ops = project_batch(await store.load_facts(conn, subjects), events)
         else:
@@ -166,6 +179,7 @@ def projection_consumer(
     live: bool = True,
     max_batch: int = LIVE_BATCH,
     cache_size: int = 0,
+    on_erasure: Callable[[], None] | None = None,
 ) -> ProjectionConsumer:
     """`cache_size` (not live only): contributors whose facts and rows are kept between
     batches."""
@@ -180,6 +194,7 @@ def projection_consumer(
         live=live,
         max_batch=max_batch,
         cache_size=cache_size,
+        on_erasure=on_erasure,
     )
 
 
@@ -187,14 +202,21 @@ class ConsumerWorker:
     """Runs the projection consumer, built afresh on each (re)start by the app's supervisor,
     and keeps it reachable for readiness and freshness."""
 
-    def __init__(self, service: ServiceContext) -> None:
+    def __init__(
+        self, service: ServiceContext, on_erasure: Callable[[], None] | None = None
+    ) -> None:
         self._service = service
+        self._on_erasure = on_erasure
         self.consumer: ProjectionConsumer | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         transport = self._service.transport
         deadletters = transport.publisher(client_id=f"{CONSUMER}-deadletters")
         self.consumer = projection_consumer(
-            transport, self._service.engine, self._service.settings, deadletters
+            transport,
+            self._service.engine,
+            self._service.settings,
+            deadletters,
+            on_erasure=self._on_erasure,
         )
         await self.consumer.run(stop)

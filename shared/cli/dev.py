@@ -39,14 +39,15 @@ def dev(
     data_dir: Path = typer.Option(Path(".wfe/data"), help="Where the SQLite files live."),
 ) -> None:
     """Run everything in one process (embedded mode) and print a token to try it with."""
-    configured = settings().model_copy(update={"data_dir": data_dir})
+    base = f"http://{host}:{port}"
+    # One app serves every service: reporting's demographic feed asks this very port.
+    configured = settings().model_copy(update={"data_dir": data_dir, "registry_url": base})
     try:
         key = signing_key(configured.signing_key, configured.data_dir, configured.environment)
         app = embedded_app(configured)
     except InsecureSigningKey as exc:
         fail(str(exc))
     token = Authenticator(key).mint("admin", SCOPES, timedelta(hours=12))
-    base = f"http://{host}:{port}"
     console.print(f"[bold]Workforce Ecosystem Orchestrator[/] (embedded mode, data in {data_dir})")
     console.print(f"  dashboard  {base}/dashboard?token={token}", soft_wrap=True)
     console.print(f"  API docs   {base}/docs")

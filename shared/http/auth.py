@@ -28,6 +28,7 @@ SCOPES = (
     "access:check",
     "reports:read",
     "dei:aggregate",
+    "dei:feed",
 )
 ISSUER = "workforce-ecosystem-orchestrator"
 _ALGORITHM = "HS256"

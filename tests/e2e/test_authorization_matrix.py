@@ -74,6 +74,8 @@ POST   /v1/contributors/{contributor_id}/dei-withdrawals                       c
 PATCH  /v1/contributors/{contributor_id}/contracts/{contract_id}               contributors:write
 PUT    /v1/contributors/{contributor_id}/self-identification                   contributors:write
 DELETE /v1/contributors/{contributor_id}/self-identification                   contributors:write
+GET    /v1/self-identification/periods                                         dei:feed
+GET    /v1/self-identification/aggregates                                      dei:feed
 POST   /v1/events                                                              events:ingest
 GET    /scim/v2/ServiceProviderConfig                                          scim
 GET    /scim/v2/Schemas                                                        scim

@@ -12,6 +12,7 @@ from services.reporting.projections.reports import (
     dei_coverage,
     demographic_release,
 )
+from services.reporting.projections.reports.dei import FEW
 
 from .naive import FOREVER, by_effect, kind, latest_policy, state_at
 from .support import EVENTS, STREAMS, rows
@@ -103,3 +104,22 @@ def test_a_demographic_release_suppresses_small_cells_and_their_complements() ->
 def test_a_period_or_dimension_without_answers_releases_nothing() -> None:
     assert demographic_release(FEED, "2025-Q3", "gender").table is None
     assert demographic_release(FEED, "2025-Q2", "disability").table is None
+
+
+def test_a_value_fewer_than_k_gave_is_released_without_its_label() -> None:
+    given = {
+        ("employee", "woman"): 9,
+        ("employee", "man"): 8,
+        ("contractor", "woman"): 6,
+        ("contractor", "man"): 7,
+        ("employee", "a self-description only one person gave"): 1,
+        ("contractor", "another rare answer"): 2,
+    }
+    feed = [DemographicCount("2025-Q2", t, "gender", v, n) for (t, v), n in given.items()]
+
+    table = demographic_release(feed, "2025-Q2", "gender").table
+
+    assert table is not None
+    assert table.columns == (FEW, "man", "woman")
+    assert dict(zip(table.columns, table.column_totals, strict=True))[FEW] is None  # 3 < k
+    assert all(row[0] is None for row in table.cells)

@@ -84,13 +84,22 @@ def dei_coverage(
     ]
 
 
+FEW = "(values fewer than k gave)"
+"""The column of the answers that fewer than k people gave, labels withheld."""
+
+
 def demographic_release(
     counts: Iterable[DemographicCount], period: str, dimension: str, k: int = K_DEFAULT
 ) -> DemographicRelease:
+    given = [c for c in counts if c.period == period and c.dimension == dimension]
+    totals: Counter[str] = Counter()
+    for c in given:
+        totals[c.value] += c.count
+    # Answers are free text: a value fewer than k people gave would name itself as a column
+    # label even with every cell suppressed, so such values are released only as one column.
     cells: Counter[tuple[str, str]] = Counter()
-    for c in counts:
-        if c.period == period and c.dimension == dimension:
-            cells[c.contributor_type, c.value] += c.count
+    for c in given:
+        cells[c.contributor_type, c.value if totals[c.value] >= k else FEW] += c.count
     types = sorted({t for t, _ in cells})
     values = sorted({v for _, v in cells})
     if not types:
