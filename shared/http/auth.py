@@ -8,6 +8,7 @@ tokens the running server accepts; outside development the key must be configure
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -63,9 +64,16 @@ class Principal:
     scopes: frozenset[str]
 
 
+_VERIFIED_CACHE_SIZE = 1024
+
+
 class Authenticator:
     def __init__(self, key: str) -> None:
         self._key = key
+        # Clients send the same token with request after request, and checking its signature
+        # costs more than many a route's work: a token verified once is known by its exact
+        # text until it expires (checked on every use, so nothing outlives its `exp`).
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     def mint(self, subject: str, scopes: Iterable[str], ttl: timedelta = timedelta(hours=1)) -> str:
         unknown = set(scopes) - set(SCOPES)
@@ -85,6 +93,9 @@ class Authenticator:
         if not authorization or not authorization.lower().startswith("bearer "):
             raise _unauthenticated("a bearer token is required", "invalid_request")
         token = authorization[7:].strip()
+        known = self._verified.get(token)
+        if known is not None and known[1] > time.time():
+            return known[0]
         try:
             claims = jwt.decode(
                 token,
@@ -97,7 +108,11 @@ class Authenticator:
             raise _unauthenticated("the token has expired", "invalid_token") from None
         except jwt.InvalidTokenError as exc:
             raise _unauthenticated(f"the token is not valid: {exc}", "invalid_token") from None
-        return Principal(str(claims["sub"]), frozenset(str(claims.get("scope", "")).split()))
+        principal = Principal(str(claims["sub"]), frozenset(str(claims.get("scope", "")).split()))
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = (principal, float(claims["exp"]))
+        return principal
 
 
 def _unauthenticated(detail: str, error: str) -> Problem:
