@@ -1,31 +1,69 @@
-"""The policy service against the real stack: it consumes the registry's events from Kafka,
-decides per contributor type, fires durable timers, and publishes every decision."""
+"""The policy service end to end: it consumes the registry's events, decides per contributor
+type, fires durable timers, and publishes every decision. Each test runs on both backends:
+beside the registry on the real stack (PostgreSQL + Kafka), and inside one embedded app with
+the registry and reporting (SQLite + the in-process transport), as `wfe dev` runs it."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 
 from services.policy.app import definition as policy_definition
 from services.policy.domain.document import DEFAULT_POLICY, validate_policy
 from services.policy.engine import PolicyEngine, RegistryFact
+from services.registry.app import definition as registry_definition
 from services.registry.domain import events as registry_events
 from services.registry.domain.types import ContributorTypes
+from services.reporting.app import definition as reporting_definition
 from shared.app import create_app
 from shared.db import create_engine
-from shared.eventstore.store import PostgresEventStore
-from shared.migrations import migrate
+from shared.eventstore.store import event_store_for
 from shared.settings import ServiceSettings
+from tests.databases import fresh_database
+from tests.e2e.backends import BACKENDS, embedded_settings
 from tests.e2e.policy_support import Clock, active_contractor, caught_up, decision_types
 from tests.faults.harness import eventually
-from tests.servers import RunningApp, fresh_postgres_database, serve
+from tests.servers import RunningApp, serve
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where policy runs: beside the stack's registry, or, embedded, in one app with it."""
+
+    settings: ServiceSettings
+    registry: RunningApp | None
+    """The stack's registry; None when embedded (the policy app serves the registry too)."""
+
+    def app(self, clock: Clock, title: str) -> FastAPI:
+        policy = policy_definition(clock, timer_interval=0.2)
+        if self.registry is not None:
+            return create_app([policy], self.settings, title)
+        # `embedded_app`'s composition, but with policy on the tests' clock.
+        services = [registry_definition(), policy, reporting_definition()]
+        return create_app(services, self.settings, title)
+
+    @asynccontextmanager
+    async def serve(self, clock: Clock, title: str) -> AsyncIterator[tuple[RunningApp, RunningApp]]:
+        """(registry, policy) served."""
+        async with serve(self.app(clock, title)) as policy:
+            yield self.registry or policy, policy
+
+    def fresh(self, data_dir: Path) -> Backend:
+        """Another deployment to start and stop: on the stack, one more policy instance
+        beside the module's; embedded, a new data folder (two embedded apps on one folder
+        would be two instances of the in-process transport's consumer group)."""
+        return self if self.registry is not None else Backend(embedded_settings(data_dir), None)
 
 
 @pytest.fixture(scope="module")
@@ -33,17 +71,26 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Backend:
+    if request.param == "stack":
+        settings: ServiceSettings = request.getfixturevalue("stack_settings")
+        registry: RunningApp = request.getfixturevalue("registry")
+        return Backend(settings, registry)
+    return Backend(embedded_settings(Path(tmp_path_factory.mktemp("policy"))), None)
+
+
 @pytest.fixture(scope="module")
-async def policy(stack_settings: ServiceSettings, clock: Clock) -> AsyncIterator[RunningApp]:
-    app = create_app([policy_definition(clock, timer_interval=0.2)], stack_settings, "policy")
-    async with serve(app) as running:
-        yield running
+async def served(backend: Backend, clock: Clock) -> AsyncIterator[tuple[RunningApp, RunningApp]]:
+    async with backend.serve(clock, "policy") as pair:
+        yield pair
 
 
 @pytest.fixture
 async def clients(
-    registry: RunningApp, policy: RunningApp
+    served: tuple[RunningApp, RunningApp],
 ) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    registry, policy = served
     async with registry.client() as r, policy.client() as p:
         yield r, p
 
@@ -244,12 +291,16 @@ async def test_record_only_logs_and_simulate_predicts_what_enforcing_emits(
 
 
 async def test_a_restart_with_pending_timers_loses_none_and_fires_none_twice(
-    stack_settings: ServiceSettings, registry: RunningApp, clock: Clock
+    backend: Backend, clock: Clock, tmp_path: Path
 ) -> None:
     restart_clock = Clock(clock.today)
     cids = [new_cid() for _ in range(3)]
-    app = create_app([policy_definition(restart_clock, timer_interval=0.2)], stack_settings, "p")
-    async with serve(app) as first, registry.client() as r, first.client() as p:
+    deployment = backend.fresh(tmp_path)
+    async with (
+        deployment.serve(restart_clock, "p") as (r_app, p_app),
+        r_app.client() as r,
+        p_app.client() as p,
+    ):
         for cid in cids:
             await active_contractor(
                 r,
@@ -260,8 +311,7 @@ async def test_a_restart_with_pending_timers_loses_none_and_fires_none_twice(
         for cid in cids:
             await caught_up(r, p, cid)
     restart_clock.advance(1)  # the timers fall due while policy is down
-    again = create_app([policy_definition(restart_clock, timer_interval=0.2)], stack_settings, "p")
-    async with serve(again) as second, second.client() as p:
+    async with deployment.serve(restart_clock, "p") as (_, p_app), p_app.client() as p:
 
         async def all_fired() -> bool:
             fired = [("access_revocation_required" in await decision_types(p, cid)) for cid in cids]
@@ -270,15 +320,14 @@ async def test_a_restart_with_pending_timers_loses_none_and_fires_none_twice(
         await eventually(all_fired, 30, "the overdue timers to fire after the restart")
         for cid in cids:
             assert (await decision_types(p, cid)).count("access_revocation_required") == 1
-    assert stack_settings.database_url is not None
-    engine = create_engine(stack_settings.database_url, schema="policy", pool_size=1)
+    engine = create_engine(deployment.settings.database_url_for("policy"), schema="policy")
     try:
         async with engine.connect() as conn:
             pending = await conn.scalar(
                 sa.text(
                     "SELECT count(*) FROM timers WHERE fired_at IS NULL AND due <= :today "
-                    "AND contributor_id = ANY(:ids)"
-                ),
+                    "AND contributor_id IN :ids"
+                ).bindparams(sa.bindparam("ids", expanding=True)),
                 {"today": restart_clock.today, "ids": cids},
             )
     finally:
@@ -292,6 +341,7 @@ async def test_two_policy_instances_split_the_partitions_and_decide_once(
 ) -> None:
     """Both instances join the group `policy`; each contributor's events are decided by
     whichever owns its partition, and no decision is recorded twice."""
+    # The stack only: one embedded app is one instance by design (one process, one folder).
     first_app = create_app([policy_definition(clock, timer_interval=0.2)], stack_settings, "p1")
     second_app = create_app([policy_definition(clock, timer_interval=0.2)], stack_settings, "p2")
     cids = [new_cid() for _ in range(12)]
@@ -408,55 +458,53 @@ def _registered_with_grant(cid: str, today: date) -> list[RegistryFact]:
     ]
 
 
+@pytest.mark.parametrize("database", ["postgres", "sqlite"])
 async def test_a_publication_interrupted_after_its_version_is_finished_once(
-    postgres_admin_url: str, clock: Clock
+    database: str, postgres_admin_url: str, tmp_path: Path, clock: Clock
 ) -> None:
     """A publication commits its version first and re-evaluates in chunks after: a crash in
     between leaves evaluations made under the old policy, which the next catch-up (run when
     the service starts) brings up to date, emitting each decision once."""
     types = set(ContributorTypes.defaults().names)
     cids = [f"c-{n}" for n in range(5)]
-    async with fresh_postgres_database(postgres_admin_url) as url:
-        engine = create_engine(url, schema="policy", pool_size=2)
-        try:
-            await migrate(engine, "policy", "policy@head")
-            policy = PolicyEngine(PostgresEventStore(), types, clock)
-            facts = [f for cid in cids for f in _registered_with_grant(cid, clock.today)]
-            async with engine.begin() as conn:
-                await policy.on_registry_events(conn, facts, {"actor": "test"})
-            document = DEFAULT_POLICY.model_dump(mode="json")
-            document["types"]["partner"]["access"]["ceiling"] = "public"
-            async with engine.begin() as conn:  # the version commits; then the crash
-                published = await policy.record_version(
-                    conn, validate_policy(document, types), "test", "lower partners"
-                )
-                before = await conn.scalar(sa.text("SELECT count(*) FROM events"))
+    async with fresh_database(database, postgres_admin_url, tmp_path, "policy@head") as fresh:
+        engine = fresh.engine
+        store = event_store_for(engine.dialect.name)
+        policy = PolicyEngine(store, types, clock)
+        facts = [f for cid in cids for f in _registered_with_grant(cid, clock.today)]
+        async with engine.begin() as conn:
+            await policy.on_registry_events(conn, facts, {"actor": "test"})
+        document = DEFAULT_POLICY.model_dump(mode="json")
+        document["types"]["partner"]["access"]["ceiling"] = "public"
+        async with engine.begin() as conn:  # the version commits; then the crash
+            published = await policy.record_version(
+                conn, validate_policy(document, types), "test", "lower partners"
+            )
+            before = await conn.scalar(sa.text("SELECT count(*) FROM events"))
 
-            restarted = PolicyEngine(PostgresEventStore(), types, clock)
-            emitted = await restarted.catch_up(engine, chunk=2)
-            again = await restarted.catch_up(engine, chunk=2)
+        restarted = PolicyEngine(store, types, clock)
+        emitted = await restarted.catch_up(engine, chunk=2)
+        again = await restarted.catch_up(engine, chunk=2)
 
-            async with engine.connect() as conn:
-                hashes = (
-                    (
-                        await conn.execute(
-                            sa.text("SELECT evaluation->>'policy_hash' FROM contributor_policy")
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
-                revocations = (
+        async with engine.connect() as conn:
+            hashes = (
+                (
                     await conn.execute(
-                        sa.text(
-                            "SELECT stream_id, data->>'reason' FROM events"
-                            " WHERE type LIKE '%access_revocation_required%'"
-                        )
+                        sa.text("SELECT evaluation->>'policy_hash' FROM contributor_policy")
                     )
-                ).all()
-                after = await conn.scalar(sa.text("SELECT count(*) FROM events"))
-        finally:
-            await engine.dispose()
+                )
+                .scalars()
+                .all()
+            )
+            revocations = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT stream_id, data->>'reason' FROM events"
+                        " WHERE type LIKE '%access_revocation_required%'"
+                    )
+                )
+            ).all()
+            after = await conn.scalar(sa.text("SELECT count(*) FROM events"))
     assert set(hashes) == {published.content_hash}
     assert sorted(revocations) == [(cid, "over_ceiling") for cid in cids]
     assert emitted == len(cids)

@@ -1,6 +1,7 @@
-"""Reporting's reports end to end: the registry and reporting served against PostgreSQL and
-Kafka, a scripted ecosystem posted through the registry's API, policy decisions on the policy
-topic, and every report checked against a fold of the registry's own histories done here."""
+"""Reporting's reports end to end, on both backends (the `stack` fixture): the registry and
+reporting served, a scripted ecosystem posted through the registry's API, policy decisions on
+the policy topic, and every report checked against a fold of the registry's own histories
+done here."""
 
 from __future__ import annotations
 
@@ -9,28 +10,24 @@ import io
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.e2e import test_reporting_expected as expected
-from tests.e2e.test_reporting_script import Script, Stack, reporting_stack, scripted
+from tests.e2e.test_reporting_script import Script, Stack, scripted
 from tests.e2e.test_reporting_tables import DIMENSIONS, counted, instant, items, streams
-
-
-@pytest.fixture(scope="module")
-async def stack(
-    postgres_admin_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Stack]:
-    data = Path(tmp_path_factory.mktemp("reporting"))
-    async with reporting_stack(postgres_admin_url, kafka_bootstrap, data) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
 async def script(stack: Stack) -> Script:
     return await scripted(stack)
+
+
+@pytest.fixture(scope="module")
+async def history(stack: Stack, script: Script) -> dict[str, list[expected.Ev]]:
+    """Every contributor's history; fetched once, as nothing here writes after the script."""
+    return await streams(stack)
 
 
 @pytest.fixture
@@ -40,9 +37,8 @@ async def reports(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_composition_now_filtered_and_daily(
-    stack: Stack, script: Script, reports: httpx.AsyncClient
+    history: dict[str, list[expected.Ev]], script: Script, reports: httpx.AsyncClient
 ) -> None:
-    history = await streams(stack)
     now = datetime.now(UTC)
     lines = await items(reports, "/v1/reports/composition", at=now.isoformat())
     assert counted(lines, *DIMENSIONS) == expected.composition(history, now)
@@ -76,8 +72,9 @@ async def test_composition_now_filtered_and_daily(
     )
 
 
-async def test_lifecycle_reports(stack: Stack, script: Script, reports: httpx.AsyncClient) -> None:
-    history = await streams(stack)
+async def test_lifecycle_reports(
+    history: dict[str, list[expected.Ev]], script: Script, reports: httpx.AsyncClient
+) -> None:
     today = script.now.date()
     first = today - timedelta(days=200)
     window = {"from": str(first), "to": str(today)}
@@ -108,8 +105,9 @@ async def test_lifecycle_reports(stack: Stack, script: Script, reports: httpx.As
     assert sum(line["count"] for line in conversions) == converted > 0
 
 
-async def test_compliance_reports(stack: Stack, script: Script, reports: httpx.AsyncClient) -> None:
-    history = await streams(stack)
+async def test_compliance_reports(
+    history: dict[str, list[expected.Ev]], script: Script, reports: httpx.AsyncClient
+) -> None:
     current = expected.current(history)
     statuses = expected.latest_statuses(script.decisions)
     want: dict[str, Counter[str]] = {}
@@ -133,9 +131,8 @@ async def test_compliance_reports(stack: Stack, script: Script, reports: httpx.A
 
 
 async def test_access_risk_reports(
-    stack: Stack, script: Script, reports: httpx.AsyncClient
+    history: dict[str, list[expected.Ev]], script: Script, reports: httpx.AsyncClient
 ) -> None:
-    history = await streams(stack)
     at = datetime.now(UTC)
     kinds = {cid: expected.now_state(evs)["contributor_type"] for cid, evs in history.items()}
     held = [w for cid, evs in history.items() for w in expected.windows(cid, evs) if w.holds(at)]
@@ -171,8 +168,9 @@ async def test_access_risk_reports(
     assert any(x["kind"] == "after_contract_end" and x["exposed_until"] for x in after)
 
 
-async def test_dei_coverage(stack: Stack, script: Script, reports: httpx.AsyncClient) -> None:
-    history = await streams(stack)
+async def test_dei_coverage(
+    history: dict[str, list[expected.Ev]], script: Script, reports: httpx.AsyncClient
+) -> None:
     current = expected.current(history)
     extended = expected.extended_programs(script.decisions)
     population = Counter(s["contributor_type"] for s in current.values())
@@ -189,8 +187,9 @@ async def test_dei_coverage(stack: Stack, script: Script, reports: httpx.AsyncCl
     assert any(line["enrolled"] for line in coverage)
 
 
-async def test_integration_health(stack: Stack, script: Script, reports: httpx.AsyncClient) -> None:
-    history = await streams(stack)
+async def test_integration_health(
+    history: dict[str, list[expected.Ev]], script: Script, reports: httpx.AsyncClient
+) -> None:
     duplicates = await items(reports, "/v1/reports/integration-health/duplicates")
     assert [tuple(d["contributor_ids"]) for d in duplicates] == [tuple(sorted(script.name_twins))]
     offboarded = set(history) - set(expected.current(history))
@@ -208,9 +207,7 @@ async def test_integration_health(stack: Stack, script: Script, reports: httpx.A
     ]
 
 
-async def test_csv_has_the_json_lines(
-    stack: Stack, script: Script, reports: httpx.AsyncClient
-) -> None:
+async def test_csv_has_the_json_lines(script: Script, reports: httpx.AsyncClient) -> None:
     for path in (
         "/v1/reports/composition",
         "/v1/reports/lifecycle/contracts-ending",

@@ -1,7 +1,9 @@
-"""The reporting e2e tests' stack and scripted ecosystem (no tests here).
+"""The reporting e2e tests' backends and scripted ecosystem (no tests here).
 
-The stack gets fresh topics as well as a fresh database: the shared broker's default topics
-hold every earlier run's events, which a consumer reading from offset 0 would count too.
+The real stack gets fresh topics as well as a fresh database: the shared broker's default
+topics hold every earlier run's events, which a consumer reading from offset 0 would count
+too. The embedded backend is one app on a fresh data folder (SQLite and the in-process
+transport), as `wfe dev` runs it but without policy: the tests publish the decisions.
 """
 
 from __future__ import annotations
@@ -17,15 +19,20 @@ from typing import Any
 
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.registry.app import app as registry_app
+from services.registry.app import definition as registry_definition
 from services.reporting.app import app as reporting_app
+from services.reporting.app import definition as reporting_definition
+from shared.app import ServiceContext, create_app
 from shared.db import create_engine
 from shared.envelope import CloudEvent, to_binary
 from shared.settings import ServiceSettings, Topics
 from shared.transport.base import OutgoingMessage, Publisher
-from shared.transport.kafka import KafkaPublisher
+from shared.transport.factory import Transport
+from tests.e2e.backends import embedded_settings
 from tests.e2e.registry_client import RegistryClient
 from tests.faults.harness import eventually
 from tests.servers import SIGNING_KEY, RunningApp, fresh_postgres_database, serve
@@ -64,7 +71,16 @@ class Stack:
     registry: RunningApp
     reporting: RunningApp
     engine: AsyncEngine
-    """The reporting schema."""
+    """The reporting schema (stack) or database file (embedded)."""
+    transport: Transport
+    """The apps' own transport: Kafka, or the in-process log whose readers the app wakes."""
+    script: Script | None = None
+    """The ecosystem posted, once per stack (`scripted`)."""
+
+
+def _transport(app: FastAPI) -> Transport:
+    services: dict[str, ServiceContext] = app.state.services
+    return services["registry"].transport
 
 
 @asynccontextmanager
@@ -88,16 +104,31 @@ async def reporting_stack(admin_url: str, bootstrap: str, data_dir: Path) -> Asy
             )
             engine = create_engine(url, schema="reporting", pool_size=4)
             try:
+                registry_served = registry_app(settings)
                 async with (
-                    serve(registry_app(settings)) as registry,
+                    serve(registry_served) as registry,
                     serve(reporting_app(settings)) as reporting,
                 ):
-                    yield Stack(settings, registry, reporting, engine)
+                    transport = _transport(registry_served)
+                    yield Stack(settings, registry, reporting, engine, transport)
             finally:
                 await engine.dispose()
     finally:
         await admin.delete_topics(names)
         await admin.close()
+
+
+@asynccontextmanager
+async def embedded_reporting(data_dir: Path) -> AsyncIterator[Stack]:
+    settings = embedded_settings(data_dir)
+    services = [registry_definition(), reporting_definition()]
+    app = create_app(services, settings, "Workforce registry and reporting")
+    async with serve(app) as running:
+        engine = create_engine(settings.database_url_for("reporting"), schema="reporting")
+        try:
+            yield Stack(settings, running, running, engine, _transport(app))
+        finally:
+            await engine.dispose()
 
 
 async def caught_up(stack: Stack, within: float = 30) -> None:
@@ -138,9 +169,11 @@ def midnight(day: date) -> datetime:
 
 
 async def scripted(stack: Stack, contributors: int = CONTRIBUTORS) -> Script:
-    """The ecosystem posted, and reporting caught up with it."""
-    assert stack.settings.kafka_bootstrap_servers is not None
-    publisher = KafkaPublisher(stack.settings.kafka_bootstrap_servers)
+    """The ecosystem posted, and reporting caught up with it; once per stack, as the tests
+    that run on one backend only share the stack with those that run on both."""
+    if stack.script is not None:
+        return stack.script
+    publisher = stack.transport.publisher(client_id="e2e-script")
     await publisher.start()
     try:
         async with stack.registry.client() as http:
@@ -150,6 +183,7 @@ async def scripted(stack: Stack, contributors: int = CONTRIBUTORS) -> Script:
     finally:
         await publisher.stop()
     await caught_up(stack)
+    stack.script = done
     return done
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.reporting.adapters.tables import PROJECTED
 from services.reporting.consumer import ProjectionConsumer
 from shared.db import create_engine
+from shared.envelope import CloudEvent, from_binary
 from shared.migrations import migrate
 from shared.settings import ServiceSettings
 from shared.transport.base import (
@@ -26,6 +27,7 @@ from shared.transport.base import (
     Subscriber,
     TopicPartition,
 )
+from shared.transport.factory import Transport
 from shared.transport.kafka import KafkaPublisher, KafkaSubscriber
 from tests.e2e import test_reporting_expected as expected
 from tests.e2e.registry_client import RegistryClient
@@ -96,6 +98,34 @@ async def shape(engine: AsyncEngine) -> list[tuple[str, ...]]:
             {"t": names},
         )
         return sorted([tuple(r) for r in columns] + [tuple(r) for r in indexes])
+
+
+class _FromTheStart:
+    async def on_assigned(
+        self, partitions: Sequence[TopicPartition]
+    ) -> Mapping[TopicPartition, int | None]:
+        return {}
+
+    async def on_revoked(self, partitions: Sequence[TopicPartition]) -> None:
+        return None
+
+
+async def on_topic(transport: Transport, topic: str) -> list[CloudEvent]:
+    """Everything on the topic now, read through the transport itself (Kafka or in-process)
+    by a new group's only member, in partition order."""
+    reader = transport.subscriber(f"e2e-reader-{uuid.uuid4().hex[:8]}", [topic], "e2e-reader")
+    await reader.start(_FromTheStart())
+    try:
+        owned = sorted(reader.assignment())
+        ends = await reader.end_offsets(owned)
+        read: dict[TopicPartition, list[IncomingMessage]] = {tp: [] for tp in owned}
+        async with asyncio.timeout(30):  # a deadline for a broken transport, not a measure
+            while any(len(read[tp]) < ends[tp] for tp in owned):
+                for tp, messages in (await reader.fetch(1000, 500)).items():
+                    read[tp] += messages
+    finally:
+        await reader.stop()
+    return [from_binary(dict(m.headers), m.value) for tp in owned for m in read[tp]]
 
 
 class Gate:
