@@ -24,9 +24,10 @@ stack-down: $(BIN)/wfe
 stack-status: $(BIN)/wfe
 	$(BIN)/wfe stack status
 
-# The embedded mode: every service in one process, SQLite, no Kafka, no PostgreSQL.
+# The embedded mode: every service in one process, SQLite, no Kafka, no PostgreSQL; it fills
+# itself with a generated ecosystem through its own APIs (again later, nothing doubles).
 run: $(BIN)/wfe
-	$(BIN)/wfe dev
+	$(BIN)/wfe dev --demo 500
 
 # The benchmark suite against the running stack (`make stack-up` first); writes
 # docs/benchmarks.md and docs/benchmarks.png. `make bench ARGS=--quick` checks it in a minute.

@@ -52,10 +52,23 @@ def demo(
     ),
 ) -> None:
     """Post a generated ecosystem (CloudEvents, REST and SCIM) and print what was recorded."""
-    plan = build_plan(seed, contributors, years, datetime.now(UTC).date())
     try:
         Api(url, "").call("GET", "/healthz")  # unreachable: say so before anything else
-        api, scim = _clients(url, token, data_dir)
+    except Unreachable as exc:
+        fail(str(exc))
+    try:
+        fill(url, *_clients(url, token, data_dir), seed, contributors, years, workers)
+    except KeyboardInterrupt:
+        fail("interrupted: what was posted is kept; run again with the same seed to finish")
+
+
+def fill(
+    url: str, api: Api, scim: Api, seed: int, contributors: int, years: int, workers: int
+) -> None:
+    """Posts the ecosystem with a progress bar and prints what was recorded; one-line
+    errors for what the caller can fix. Also `wfe dev --demo`'s, against itself."""
+    plan = build_plan(seed, contributors, years, datetime.now(UTC).date())
+    try:
         check_access(api, scim)
         console.print(
             f"Posting [bold]{contributors}[/] contributors, seed {seed}, effective "
@@ -66,8 +79,6 @@ def demo(
         elapsed = time.monotonic() - started
     except (Unreachable, TokenRefused, ValueError, RuntimeError) as exc:
         fail(str(exc))
-    except KeyboardInterrupt:
-        fail("interrupted: what was posted is kept; run again with the same seed to finish")
     console.print(_summary(plan, tally, elapsed))
     if tally.rejected:
         for problem in tally.problems:
@@ -92,7 +103,10 @@ def _clients(url: str, token: str | None, data_dir: Path | None) -> tuple[Api, A
         key = signing_key(configured.signing_key, configured.data_dir, configured.environment)
     except InsecureSigningKey as exc:
         fail(str(exc))
-    authenticator = Authenticator(key)
+    return demo_clients(url, Authenticator(key))
+
+
+def demo_clients(url: str, authenticator: Authenticator) -> tuple[Api, Api]:
     minted = authenticator.mint("demo", SCOPES, TOKEN_LIFETIME)
     return Api(url, minted), Api(url, authenticator.mint("okta", ["scim"], TOKEN_LIFETIME))
 

@@ -97,7 +97,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        token = _wait_until_up(process, base_url, out, err)
+        token = _wait_until_token(process, base_url, out, err)
         yield Dev(process, base_url, token, folder, err)
     finally:
         if process.poll() is None:
@@ -105,7 +105,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
             process.wait(timeout=30)
 
 
-def _wait_until_up(process: subprocess.Popen[bytes], base_url: str, out: Path, err: Path) -> str:
+def _wait_until_token(process: subprocess.Popen[bytes], base_url: str, out: Path, err: Path) -> str:
     deadline = time.monotonic() + STARTUP_DEADLINE
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -243,6 +243,42 @@ def test_demo_fills_the_running_dev_server(dev: Dev) -> None:
     with dev.client() as http:
         listed = _ok(http.get("/v1/contributors", params={"type": "digital_agent", "limit": 5}))
         assert listed["items"]
+
+
+def test_dev_with_demo_fills_itself_and_its_reports(tmp_path: Path) -> None:
+    """The README's run command: the server comes up, then fills itself through its APIs."""
+    port = _free_port()
+    out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    args = [*WFE, "dev", "--port", str(port), "--data-dir", str(tmp_path / "data"), "--demo", "40"]
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(
+            args, cwd=tmp_path, env=_env(tmp_path / "data"), stdout=stdout, stderr=stderr
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        token = _wait_until_token(process, base_url, out, err)
+        deadline = time.monotonic() + 300
+        while "events accepted" not in out.read_text() and time.monotonic() < deadline:
+            assert process.poll() is None, err.read_text()
+            time.sleep(0.5)
+        printed = out.read_text()
+        assert "events accepted" in printed, err.read_text()
+        assert re.search(r"events rejected\s+│\s+0\s+│", printed), printed
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=base_url, headers=headers, timeout=30) as http:
+            listed = _ok(http.get("/v1/contributors", params={"limit": 100}))
+            assert len(listed["items"]) >= 30
+
+            def reported() -> int:
+                body = _ok(http.get("/v1/reports/composition"))
+                return sum(int(line["count"]) for line in body["items"])
+
+            while reported() < len(listed["items"]) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert reported() == len(listed["items"])
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def _command_paths() -> list[tuple[str, ...]]:
