@@ -171,7 +171,7 @@ def why(
             f" ({evaluated.decision_rate:,.0f} decisions/s before any decoding, encoding or"
             " database work), and the publication's event loop is busy with Python"
             " (decoding, evaluating, encoding) for most of its samples:"
-            f" {_top(profiles, 'publish')}. Reaching {DECISIONS_TARGET:,.0f} decisions/s"
+            f" {top_libraries(profiles, 'publish')}. Reaching {DECISIONS_TARGET:,.0f} decisions/s"
             " needs more than one process (the contributors split by id range) or a faster"
             " evaluator, on a machine with cores to spare."
         )
@@ -185,12 +185,12 @@ def why(
             f" p99 of {figure(bare_p99)} ms at {rate:,} requests/s on this machine (CPU shared"
             " with PostgreSQL, Kafka, the load generator and other work), leaving almost"
             " nothing for the check; each check adds a database round trip and a Cedar"
-            f" evaluation. Profile of the service: {_top(profiles, 'access')}."
+            f" evaluation. Profile of the service: {top_libraries(profiles, 'access')}."
         )
     return notes
 
 
-def _top(profiles: Sequence[tuple[str, Profile]], subject: str, count: int = 4) -> str:
+def top_libraries(profiles: Sequence[tuple[str, Profile]], subject: str, count: int = 4) -> str:
     found = next((p for name, p in profiles if subject in name), None)
     if found is None or not found.busy:
         return "no profile in this run (`--profile DIR` adds one)"
