@@ -25,12 +25,20 @@ async def fresh_postgres_database(admin_url: str) -> AsyncIterator[str]:
     url = make_url(admin_url)
     name = f"wfe_test_{uuid.uuid4().hex[:10]}"
     dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    admin = await asyncpg.connect(dsn)
+    # A connection for each step, none held in between: a session-long database outlives
+    # the fault tests' PostgreSQL restart.
+    await _admin(dsn, f'CREATE DATABASE "{name}"')
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await _admin(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _admin(dsn: str, statement: str) -> None:
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(statement)
+    finally:
         await admin.close()
 
 
