@@ -1,5 +1,8 @@
-"""docs/benchmarks.png: every target of the suite, ours against what was wanted and against
-the peers measured in the same run, taken from the harnesses' report objects.
+"""docs/benchmarks.png: every target of docs/benchmarks.md, ours against what was wanted and
+against the peers measured in the same run, read from the sections' target tables — so the
+plot always shows what the page says, also after one harness was re-run alone.
+
+    .venv/bin/python -m tests.bench.plot [docs/benchmarks.md]
 
 Both panels say "better" the same way, to the right of 1: a throughput divided by what it is
 compared with, a latency the other way round (what it is compared with divided by ours).
@@ -15,8 +18,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from tests.bench.report import StoreReport
-from tests.bench.sections import Section, Target, figure
+from tests.bench.sections import Target, figure
 
 PEER_RATIO = re.compile(r"(?P<ratio>\d+(?:\.\d+)?)x (?P<peer>[^;(]+?)\s*(?:\(|;|$)")
 """`ratio()` of sections.py followed by the peer's name, as service targets state peers."""
@@ -38,27 +40,60 @@ def path_for(markdown: Path) -> Path:
     return markdown.with_suffix(".png")
 
 
-def store_points(report: StoreReport) -> list[Point]:
-    """The store benchmark's targets are ratios to a peer already."""
-    points = []
-    for t in report.targets:
-        peer = f"{t.comparison.peer.implementation} {t.comparison.peer.workload}"
-        points.append(
-            Point(
-                "B1/B2 store",
-                t.claim,
-                t.comparison.ratio / t.at_least,
-                t.met,
-                f"{t.comparison.ratio:.2f}x (wanted ≥ {t.at_least:g}x)",
-                ((peer, t.comparison.ratio),),
-            )
-        )
+def points_from_markdown(text: str) -> list[Point]:
+    """The points of every section's "Targets" table, in page order."""
+    points: list[Point] = []
+    benchmark = ""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("## "):
+            benchmark = line[3:].split(":", 1)[0]
+        if not line.startswith("### Targets"):
+            continue
+        rows = []
+        for row in lines[i + 2 :]:  # a blank line, then the table
+            if not row.startswith("|"):
+                break
+            rows.append(_cells(row))
+        header, body = rows[0], rows[2:]
+        for cells in body:
+            if header == STORE_HEADER:
+                points.append(_store_point(benchmark, cells))
+            else:
+                points.append(_point(benchmark, _target(cells)))
     return points
 
 
-def section_points(section: Section) -> list[Point]:
-    name = section.title.split(":", 1)[0]
-    return [_point(name, t) for t in section.targets]
+STORE_HEADER = ["target", "ours ev/s", "peer ev/s", "ratio", "wanted", "verdict"]
+"""The store benchmark's targets are ratios to a peer already."""
+
+
+def _cells(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+def _number(text: str) -> tuple[float, str]:
+    """'1,632 decisions/s' → (1632.0, 'decisions/s'); '∞ ms' → (inf, 'ms'); '≥ 3x' → (3, 'x')."""
+    figure_, _, unit = text.lstrip("≥≤ ").partition(" ")
+    if figure_.endswith("x") and not unit:
+        figure_, unit = figure_[:-1], "x"
+    return (math.inf if figure_ == "∞" else float(figure_.replace(",", ""))), unit
+
+
+def _store_point(benchmark: str, cells: list[str]) -> Point:
+    claim, _, _, ratio_text, wanted_text, verdict = cells[:6]
+    ratio, _ = _number(ratio_text)
+    at_least, _ = _number(wanted_text)
+    peer = claim.rsplit("ours vs ", 1)[-1]
+    label = f"{ratio:.2f}x (wanted ≥ {at_least:g}x)"
+    return Point(benchmark, claim, ratio / at_least, verdict == "met", label, ((peer, ratio),))
+
+
+def _target(cells: list[str]) -> Target:
+    claim, measured_text, wanted_text, _, _, peers = cells[:6]
+    measured, unit = _number(measured_text)
+    wanted, _ = _number(wanted_text)
+    return Target(claim, measured, wanted, unit, peers, at_most=wanted_text.startswith("≤"))
 
 
 def _point(benchmark: str, t: Target) -> Point:
@@ -133,3 +168,16 @@ def draw(points: list[Point], path: Path) -> None:
 def _finite(value: float) -> float:
     """∞ (e.g. nothing answered in time) drawn as a long bar rather than none."""
     return 1e4 if math.isinf(value) else max(value, 1e-4)
+
+
+def main() -> None:
+    import sys
+
+    markdown = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/benchmarks.md")
+    image = path_for(markdown)
+    draw(points_from_markdown(markdown.read_text()), image)
+    print(f"wrote {image}")
+
+
+if __name__ == "__main__":
+    main()

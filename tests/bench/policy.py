@@ -45,7 +45,7 @@ from tests.servers import fresh_postgres_database
 
 COMMAND = 'eval "$(.venv/bin/wfe stack env)" && .venv/bin/python -m tests.bench.policy'
 KEY = "policy"
-TITLE = "B4: policy publication and access checks (issue 4)"
+TITLE = "B6: policy publication and access checks (issue 4)"
 PUBLISH_SCHEMA = "bench_publish"
 
 

@@ -104,7 +104,6 @@ async def check_stack(plan: SuitePlan) -> None:
 
 @dataclass
 class SuiteOutcome:
-    points: list[plot.Point] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     """Section keys written, in order."""
     missing: list[str] = field(default_factory=list)
@@ -124,9 +123,9 @@ def run_suite(plan: SuitePlan) -> SuiteOutcome:
                 module.run(plan.database_url, plan.kafka, harness_plan, plan.profile)
             )
         record(report, name, plan.output, outcome)
-    if plan.output is not None and outcome.points:
+    if plan.output is not None and outcome.written:
         image = plot.path_for(plan.output)
-        plot.draw(outcome.points, image)
+        plot.draw(plot.points_from_markdown(plan.output.read_text()), image)
         console.print(f"wrote {plan.output} and {image}")
     return outcome
 
@@ -137,8 +136,7 @@ def record(
     output: Path | None,
     outcome: SuiteOutcome,
 ) -> None:
-    """Prints a harness's report, writes its section after those already written, and keeps
-    its targets for the plot."""
+    """Prints a harness's report and writes its section after those already written."""
     if isinstance(report, StoreReport):
         print_report(report)
         key, stored = "store", all(r.all_stored for r in report.results)
@@ -146,13 +144,11 @@ def record(
             from tests.bench.store_appends import METHOD
 
             write_store_section(output, markdown_section(report, METHOD))
-        outcome.points += plot.store_points(report)
     else:
         print_section(report.section)
         key, stored = report.section.key, report.all_stored
         if output is not None:
             write(output, report.section, outcome.written)
-        outcome.points += plot.section_points(report.section)
     outcome.written.append(key)
     if not stored:
         outcome.missing.append(name)

@@ -1,7 +1,7 @@
 """`wfe bench` still runs a harness through the suite and writes its section and the plot.
 
 One harness (the quickest) in quick mode: the others' quick runs are the other smoke tests;
-what this adds is the command, the suite runner and the plot drawn from the report objects.
+what this adds is the command, the suite runner and the plot drawn from the page.
 """
 
 from __future__ import annotations
