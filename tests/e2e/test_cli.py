@@ -8,6 +8,7 @@ error path must not depend on them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -29,6 +30,8 @@ import typer
 from typer.core import TyperGroup
 
 from shared.cli.main import app
+from shared.demo.plan import build_plan
+from tests.servers import RunningApp
 
 WFE = [sys.executable, "-m", "shared.cli.main"]
 STARTUP_DEADLINE = 60.0
@@ -279,6 +282,39 @@ def test_dev_with_demo_fills_itself_and_its_reports(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+async def test_demo_fills_the_registry_on_the_real_stack(
+    registry: RunningApp, tmp_path: Path
+) -> None:
+    """The same command against `wfe serve registry`'s app on PostgreSQL and Kafka."""
+    token = registry.authenticator.mint(
+        "demo", ["contributors:read", "contributors:write", "events:ingest", "scim"]
+    )
+    args = ["demo", "--url", registry.base_url, "--token", token]
+    process = await asyncio.create_subprocess_exec(
+        *WFE,
+        *args,
+        "--contributors",
+        "30",
+        "--seed",
+        "11",
+        cwd=tmp_path,
+        env=_env(tmp_path / "data"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=600)
+    printed = out.decode()
+    assert process.returncode == 0, printed + err.decode()
+    assert re.search(r"events rejected\s+│\s+0\s+│", printed), printed
+    plan = build_plan(11, 30, 2, datetime.now(UTC).date())
+    subjects = {e.subject for e in plan.cloudevents}
+    assert subjects
+    async with registry.client("contributors:read") as http:
+        for subject in sorted(subjects):
+            found = await http.get(f"/v1/contributors/{subject}")
+            assert found.status_code == 200, (subject, found.text)
 
 
 def _command_paths() -> list[tuple[str, ...]]:
