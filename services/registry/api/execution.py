@@ -40,7 +40,7 @@ ContributorId = Annotated[
 ]
 
 
-def event_metadata(request: Request, principal: Principal, channel: str) -> dict[str, Any]:
+def event_metadata(principal: Principal, channel: str) -> dict[str, Any]:
     return {
         "actor": principal.subject,
         "channel": channel,
@@ -82,7 +82,7 @@ async def run_command(
     """Runs the command in the next group commit (see `record_writes`)."""
     submission = Submission(
         command,
-        event_metadata(request, principal, "rest"),
+        event_metadata(principal, "rest"),
         expected_version=expected_version(if_match),
     )
     write = Write(

@@ -74,7 +74,7 @@ async def _run(
 ) -> None:
     """One transaction (the caller's), each command expecting the version the previous one
     left, so nothing can slip in between the steps of one SCIM request."""
-    metadata = event_metadata(request, principal, "scim")
+    metadata = event_metadata(principal, "scim")
     for command in commands:
         outcome = await ctx.registry.execute(
             conn, command, metadata=metadata, expected_version=version

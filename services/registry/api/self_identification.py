@@ -62,7 +62,7 @@ async def record(
             dimensions=tuple(sorted(body.answers)),
         )
         outcome = await ctx.registry.execute(
-            conn, command, metadata=event_metadata(request, principal, "rest")
+            conn, command, metadata=event_metadata(principal, "rest")
         )
         return outcome.state
 
@@ -85,7 +85,7 @@ async def erase(
         outcome = await ctx.registry.execute(
             conn,
             EraseSelfIdentification(contributor_id=contributor_id),
-            metadata=event_metadata(request, principal, "rest"),
+            metadata=event_metadata(principal, "rest"),
         )
         await vault.shred(conn, contributor_id)
         return outcome.state
