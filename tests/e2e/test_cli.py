@@ -115,9 +115,10 @@ def _wait_until_token(process: subprocess.Popen[bytes], base_url: str, out: Path
             pytest.fail(f"wfe dev exited with {process.returncode}: {err.read_text()}")
         try:
             if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                lines = out.read_text().strip().splitlines()
-                if lines and JWT.match(lines[-1].strip()):
-                    return lines[-1].strip()  # the admin token is the last line printed
+                # The admin token is printed on a line of its own (`--demo` prints on after it).
+                tokens = [t for t in map(str.strip, out.read_text().splitlines()) if JWT.match(t)]
+                if tokens:
+                    return tokens[0]
         except httpx.TransportError:
             pass
         time.sleep(0.2)
