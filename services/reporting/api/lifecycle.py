@@ -3,7 +3,7 @@ conversions and re-engagements."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -22,12 +22,13 @@ from services.reporting.api.context import (
     From,
     On,
     Reader,
+    ReportingContext,
     To,
     day_range,
     now,
 )
 from services.reporting.api.render import fields_of, items_of, report
-from services.reporting.api.rows import parameters, rows, snapshot
+from services.reporting.api.rows import Row, parameters, rows, snapshot
 from services.reporting.projections.access import midnight
 from services.reporting.projections.reports import (
     contracts_ending,
@@ -176,14 +177,7 @@ async def conversions_report(
     business_unit: BusinessUnit = None,
 ) -> Response:
     first, last = day_range(start, end, DEFAULT_DAYS, MAX_DAYS)
-    async with snapshot(ctx.engine) as conn:
-        found = await rows(
-            conn,
-            lifecycle_events,
-            lifecycle_events.c.kind == "type_converted",
-            lifecycle_events.c.effective_at.between(midnight(first), end_of_day(last)),
-            business_unit=business_unit,
-        )
+    found = await _events_of_kind(ctx, "type_converted", first, last, None, business_unit)
     return report(
         request,
         "conversions",
@@ -205,15 +199,7 @@ async def reengagements_report(
     business_unit: BusinessUnit = None,
 ) -> Response:
     first, last = day_range(start, end, DEFAULT_DAYS, MAX_DAYS)
-    async with snapshot(ctx.engine) as conn:
-        found = await rows(
-            conn,
-            lifecycle_events,
-            lifecycle_events.c.kind == "reengaged",
-            lifecycle_events.c.effective_at.between(midnight(first), end_of_day(last)),
-            contributor_type=contributor_type,
-            business_unit=business_unit,
-        )
+    found = await _events_of_kind(ctx, "reengaged", first, last, contributor_type, business_unit)
     return report(
         request,
         "reengagements",
@@ -226,3 +212,23 @@ async def reengagements_report(
         items_of(reengagements(found, first, last, per)),
         fields_of(PeriodCount),
     )
+
+
+async def _events_of_kind(
+    ctx: ReportingContext,
+    kind: str,
+    first: date,
+    last: date,
+    contributor_type: str | None,
+    business_unit: str | None,
+) -> list[Row]:
+    """The lifecycle events of one kind that took effect from `first` to `last` (days)."""
+    async with snapshot(ctx.engine) as conn:
+        return await rows(
+            conn,
+            lifecycle_events,
+            lifecycle_events.c.kind == kind,
+            lifecycle_events.c.effective_at.between(midnight(first), end_of_day(last)),
+            contributor_type=contributor_type,
+            business_unit=business_unit,
+        )
