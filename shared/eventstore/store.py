@@ -43,12 +43,17 @@ COLUMNS = (
 
 
 def _pending(
-    stream_id: str, new_events: Sequence[NewEvent], current: int, recorded_time: datetime
+    stream_id: str,
+    new_events: Sequence[NewEvent],
+    current: int,
+    recorded_time: datetime,
+    positions: Sequence[int] | None = None,
 ) -> list[RecordedEvent]:
-    """The events as they will be stored, but for the positions the database assigns."""
+    """The events as they will be stored; without `positions` (reserved), positions are 0
+    until the database assigns them."""
     return [
         RecordedEvent(
-            position=0,
+            position=positions[i - 1] if positions is not None else 0,
             event_id=e.event_id,
             stream_id=stream_id,
             version=current + i,
@@ -280,6 +285,18 @@ _RESERVE = sa.text(
     "SELECT nextval(pg_get_serial_sequence('events', 'position')) FROM generate_series(1, :n)"
 )
 
+_PG_CHECK_AND_RESERVE = sa.text(
+    """
+    SELECT (SELECT coalesce(max(version), 0) FROM events WHERE stream_id = :stream) AS version,
+           (SELECT count(*) FROM events WHERE event_id = ANY(:ids)) AS stored,
+           ARRAY(SELECT nextval(pg_get_serial_sequence('events', 'position'))
+                 FROM generate_series(1, :n)) AS positions
+    """
+).bindparams(sa.bindparam("ids", type_=ARRAY(sa.Uuid())))
+"""The version check, the duplicate check and the positions for a COPY, in one round trip.
+Positions reserved for an append that then takes the general path are skipped: positions
+have gaps anyway (rolled-back transactions leave them too)."""
+
 
 _PG_APPEND_STREAMS = sa.text(
     """
@@ -310,8 +327,8 @@ _PG_APPEND_STREAMS = sa.text(
 )
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+_json = json.JSONEncoder(separators=(",", ":")).encode
+"""Compact JSON; one encoder for all, as `json.dumps` with options builds one per call."""
 
 
 def _columns(pending: Sequence[RecordedEvent], recorded_time: datetime) -> dict[str, Any]:
@@ -394,8 +411,8 @@ class PostgresEventStore(EventStore):
             raise WrongExpectedVersion(stream_id, expected_version, None) from exc
         if not rows:
             return None
-        pending = _pending(stream_id, new_events, rows[0].version - 1, recorded_time)
-        return [replace(e, position=row.position) for e, row in zip(pending, rows, strict=True)]
+        positions = [row.position for row in rows]
+        return _pending(stream_id, new_events, rows[0].version - 1, recorded_time, positions)
 
     async def _append_by_copy(
         self,
@@ -405,20 +422,18 @@ class PostgresEventStore(EventStore):
         expected_version: int | None,
         recorded_time: datetime,
     ) -> list[RecordedEvent] | None:
-        """Checks, reserves positions from the identity's sequence, then COPYs the events
+        """Checks and reserves positions from the identity's sequence, then COPYs the events
         and their outbox rows. The check runs through SQLAlchemy first, which opens the
         caller's transaction, so the COPYs on the driver connection run inside it."""
-        ids = [e.event_id for e in new_events]
-        current, already = await self._precheck(conn, stream_id, ids)
-        if already or (expected_version is not None and expected_version != current):
+        params = {
+            "stream": stream_id,
+            "ids": [e.event_id for e in new_events],
+            "n": len(new_events),
+        }
+        checked = (await conn.execute(_PG_CHECK_AND_RESERVE, params)).one()
+        if checked.stored or expected_version not in (None, checked.version):
             return None
-        positions = (await conn.execute(_RESERVE, {"n": len(new_events)})).scalars().all()
-        pending = [
-            replace(e, position=p)
-            for e, p in zip(
-                _pending(stream_id, new_events, current, recorded_time), positions, strict=True
-            )
-        ]
+        pending = _pending(stream_id, new_events, checked.version, recorded_time, checked.positions)
         try:
             await _copy(conn, pending)
         except asyncpg.UniqueViolationError as exc:
@@ -431,26 +446,35 @@ class PostgresEventStore(EventStore):
         """Versions follow from the expected ones, so the unique (stream, version) key
         is the whole concurrency check: one INSERT (or COPY) for every stream."""
         recorded_time = datetime.now(UTC)
-        pending = [
-            _pending(a.stream_id, a.events, a.expected_version, recorded_time) for a in appends
-        ]
-        flat = [e for stream in pending for e in stream]
-        if not flat:
-            return pending
+        count = sum(len(a.events) for a in appends)
         try:
-            if len(flat) >= COPY_THRESHOLD:
-                positions = (await conn.execute(_RESERVE, {"n": len(flat)})).scalars().all()
-                flat = [replace(e, position=p) for e, p in zip(flat, positions, strict=True)]
-                await _copy(conn, flat)
-            else:
-                rows = await conn.execute(_PG_APPEND_STREAMS, _columns(flat, recorded_time))
-                position = {row.event_id: row.position for row in rows}
-                flat = [replace(e, position=position[e.event_id]) for e in flat]
+            if count >= COPY_THRESHOLD:
+                reserved = (await conn.execute(_RESERVE, {"n": count})).scalars().all()
+                positions = iter(reserved)
+                pending = [
+                    _pending(
+                        a.stream_id,
+                        a.events,
+                        a.expected_version,
+                        recorded_time,
+                        [next(positions) for _ in a.events],
+                    )
+                    for a in appends
+                ]
+                await _copy(conn, [e for stream in pending for e in stream])
+                return pending
+            pending = [
+                _pending(a.stream_id, a.events, a.expected_version, recorded_time) for a in appends
+            ]
+            flat = [e for stream in pending for e in stream]
+            if not flat:
+                return pending
+            rows = await conn.execute(_PG_APPEND_STREAMS, _columns(flat, recorded_time))
         except (IntegrityError, asyncpg.UniqueViolationError) as exc:
             stream = appends[0].stream_id if len(appends) == 1 else "one of several"
             raise WrongExpectedVersion(stream, None, None) from exc
-        stored = iter(flat)
-        return [[next(stored) for _ in stream] for stream in pending]
+        position = {row.event_id: row.position for row in rows}
+        return [[replace(e, position=position[e.event_id]) for e in stream] for stream in pending]
 
     async def read_all(
         self, conn: AsyncConnection, after: int | None = None, limit: int = 1000

@@ -24,7 +24,7 @@ from tests.bench.library import EventsourcingLibrary
 from tests.bench.ours import OurStore
 from tests.bench.raw import RawAsyncpg
 from tests.bench.report import Result
-from tests.bench.tables import Stored, TableAdmin
+from tests.bench.tables import HISTORY, Stored, TableAdmin
 
 SINGLE = "1 event/tx"
 OPEN_LOOP_WRITERS = 16
@@ -55,6 +55,8 @@ class Plan:
     rounds: int = 1
     concurrencies: tuple[int, ...] = (1, 4, 16, 32)
     open_loop_load: float = 0.5
+    history: int = HISTORY
+    """Events in each table before every measurement."""
     """Offered rate, as a fraction of the slowest single-event throughput at 16 writers."""
 
 
@@ -103,7 +105,11 @@ class Harness:
         self._record(bench.name, workload, writers, m, await bench.stored())
 
     async def opened(
-        self, bench: AsyncBench[P], pick: Callable[[P], AsyncAppend], rate: float
+        self,
+        bench: AsyncBench[P],
+        pick: Callable[[P], AsyncAppend],
+        rate: float,
+        workload: str = SINGLE,
     ) -> None:
         writers = OPEN_LOOP_WRITERS
         async with bench.writers(writers) as pool:
@@ -112,7 +118,7 @@ class Harness:
             await bench.reset()
             appends = [pick(pool) for _ in range(writers)]
             m = await open_loop(appends, rate, self.plan.open_loop.arrivals(rate))
-        self._record(bench.name, SINGLE, writers, m, await bench.stored(), rate)
+        self._record(bench.name, workload, writers, m, await bench.stored(), rate)
 
     async def library_closed(self, writers: int) -> None:
         reset = self._blocking_reset()

@@ -23,6 +23,12 @@ from tests.bench.tables import Stored, TableAdmin
 from tests.bench.workload import STREAM_LENGTH, Streams, payload_stream
 
 TABLE = "stored_events"
+HISTORY = f"""
+    INSERT INTO {{table}} (originator_id, originator_version, topic, state)
+    SELECT md5('history-' || g / {STREAM_LENGTH})::uuid, g % {STREAM_LENGTH} + 1, {{type}},
+           convert_to({{state}}, 'UTF8')
+    FROM generate_series(0, $1 - 1) AS g
+"""
 
 
 class EventsourcingLibrary:
@@ -37,7 +43,7 @@ class EventsourcingLibrary:
         await self._admin.create_schema(self.schema)
 
     async def reset(self) -> None:
-        await self._admin.truncate(self.schema, TABLE)
+        await self._admin.restart(self.schema, TABLE, history=HISTORY)
 
     async def stored(self) -> Stored:
         return await self._admin.stored(self.schema, TABLE)

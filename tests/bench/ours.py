@@ -1,18 +1,21 @@
-"""Our append path, exactly as a service uses it: `create_engine`, `engine.begin()`,
-`PostgresEventStore.append` with the expected version, events and outbox in one transaction."""
+"""Our append paths, exactly as a service uses them: `create_engine`, `engine.begin()`,
+`PostgresEventStore.append` with the expected version, events and outbox in one transaction;
+and concurrent appends sharing transactions through `GroupCommit`, as the registry writes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.batching import GroupCommit
 from shared.db import create_engine
-from shared.eventstore.store import EventStore, event_store_for
+from shared.eventstore.model import RecordedEvent
+from shared.eventstore.store import EventStore, StreamAppend, event_store_for
 from shared.migrations import migrate
 from tests.bench.drivers import AsyncAppend
-from tests.bench.tables import Stored, TableAdmin
+from tests.bench.tables import STORE_HISTORY, Stored, TableAdmin
 from tests.bench.workload import STREAM_LENGTH, Streams, new_event, payload_stream
 
 
@@ -32,7 +35,7 @@ class OurStore:
             await engine.dispose()
 
     async def reset(self) -> None:
-        await self._admin.truncate(self.schema, "events", "outbox")
+        await self._admin.restart(self.schema, "events", "outbox", history=STORE_HISTORY)
 
     async def stored(self) -> Stored:
         return await self._admin.stored(self.schema, "events", "outbox")
@@ -50,9 +53,30 @@ class OurWriters:
     def __init__(self, engine: AsyncEngine, store: EventStore) -> None:
         self._engine = engine
         self._store = store
+        self._group = GroupCommit("bench", self._commit)
 
     def single(self) -> AsyncAppend:
         return self.batch(1, STREAM_LENGTH)
+
+    def grouped(self) -> AsyncAppend:
+        """Each call appends one event and returns once it is committed; calls that arrive
+        while a transaction is in flight share the next one (`GroupCommit`'s defaults, as
+        the registry's REST and CloudEvents writes use them)."""
+        payloads = payload_stream()
+        streams = Streams(STREAM_LENGTH)
+
+        async def append() -> int:
+            stream, expected = streams.claim(1)
+            await self._group.submit(
+                StreamAppend(str(stream), [new_event(next(payloads))], expected)
+            )
+            return 1
+
+        return append
+
+    async def _commit(self, appends: Sequence[StreamAppend]) -> list[list[RecordedEvent]]:
+        async with self._engine.begin() as conn:
+            return await self._store.append_streams(conn, appends)
 
     def batch(self, size: int, stream_length: int | None = None) -> AsyncAppend:
         """Each call appends `size` events in one transaction; by default to a new stream."""

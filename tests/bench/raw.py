@@ -17,7 +17,7 @@ import asyncpg
 from shared.db import create_engine
 from shared.migrations import migrate
 from tests.bench.drivers import AsyncAppend
-from tests.bench.tables import Stored, TableAdmin, asyncpg_dsn
+from tests.bench.tables import STORE_HISTORY, Stored, TableAdmin, asyncpg_dsn
 from tests.bench.workload import STREAM_LENGTH, Streams, payload_stream, serialized
 
 COLUMNS = [
@@ -60,7 +60,7 @@ class RawAsyncpg:
             await engine.dispose()
 
     async def reset(self) -> None:
-        await self._admin.truncate(self.schema, "events", "outbox")
+        await self._admin.restart(self.schema, "events", "outbox", history=STORE_HISTORY)
 
     async def stored(self) -> Stored:
         stored = await self._admin.stored(self.schema, "events", "outbox")
