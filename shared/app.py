@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_engine
@@ -99,7 +100,11 @@ def create_app(
                 await context.engine.dispose()
             await transport.close()
 
-    app = FastAPI(title=title, lifespan=lifespan, version="1.0.0")
+    # FastAPI's own telemetry is off: `RequestTelemetry` (shared/telemetry.py) already opens
+    # each request's server span, counts it for Prometheus and logs it; FastAPI's would add a
+    # second server span around ours and cost every request its provider checks.
+    telemetry: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+    app = FastAPI(title=title, lifespan=lifespan, version="1.0.0", telemetry=telemetry)
     app.state.authenticator = Authenticator(key)
     app.state.settings = settings
     install_problem_handlers(app)

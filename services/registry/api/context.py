@@ -31,7 +31,8 @@ class RegistryContext:
     """Single CloudEvents (a posted event and who posted it), committed in groups."""
 
 
-def registry_context(request: Request) -> RegistryContext:
+async def registry_context(request: Request) -> RegistryContext:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.
     context: ServiceContext = request.app.state.services[SERVICE]
     found: RegistryContext = context.extras["registry"]
     return found

@@ -102,8 +102,9 @@ def count_answers(members: Iterable[tuple[str, Mapping[str, str]]]) -> list[dict
     ]
 
 
-def now() -> datetime:
-    """The clock that decides which quarters are closed (a dependency, so tests can move it)."""
+async def now() -> datetime:
+    """The clock that decides which quarters are closed (a dependency, so tests can move it;
+    async, as FastAPI runs a plain `def` dependency in its thread pool)."""
     return datetime.now(UTC)
 
 

@@ -123,7 +123,7 @@ async def _refuse_taken_user_names(
 @router.get("/Users", summary="List or find Users (filter, startIndex, count)")
 async def list_users(request: Request) -> Response:
     async def work(principal: Principal) -> Response:
-        ctx = registry_context(request)
+        ctx = await registry_context(request)
         text = request.query_params.get("filter", "").strip()
         terms = parse_filter(text) if text else []
         start = max(int_param(request, "startIndex", 1), 1)
@@ -144,7 +144,7 @@ async def list_users(request: Request) -> Response:
 @router.get("/Users/{user_id}", summary="A User")
 async def get_user(request: Request, user_id: str) -> Response:
     async def work(principal: Principal) -> Response:
-        ctx = registry_context(request)
+        ctx = await registry_context(request)
         async with ctx.engine.connect() as conn:
             record = await load_record(conn, user_id, idp_system(principal.subject))
         if record is None:
@@ -160,7 +160,7 @@ async def get_user(request: Request, user_id: str) -> Response:
 @router.post("/Users", status_code=201, summary="Create (register and activate) a User")
 async def create_user(request: Request) -> Response:
     async def work(principal: Principal) -> Response:
-        ctx = registry_context(request)
+        ctx = await registry_context(request)
         raw = await request.body()
         desired = Desired()
         apply_document(desired, await read_body(request))
@@ -197,7 +197,7 @@ async def create_user(request: Request) -> Response:
 async def _modify(
     request: Request, principal: Principal, user_id: str, desired: Desired
 ) -> Response:
-    ctx = registry_context(request)
+    ctx = await registry_context(request)
     expected = expected_version(request.headers.get("if-match"))
     system = idp_system(principal.subject)
     async with ctx.engine.begin() as conn:
@@ -240,7 +240,7 @@ async def patch_user(request: Request, user_id: str) -> Response:
 @router.delete("/Users/{user_id}", status_code=204, summary="Offboard a User (stays readable)")
 async def delete_user(request: Request, user_id: str) -> Response:
     async def work(principal: Principal) -> Response:
-        ctx = registry_context(request)
+        ctx = await registry_context(request)
         expected = expected_version(request.headers.get("if-match"))
         async with ctx.engine.begin() as conn:
             record = await load_record(conn, user_id, idp_system(principal.subject))

@@ -37,7 +37,7 @@ async def get_service_provider_config(request: Request) -> Response:
 async def list_schemas(request: Request) -> Response:
     async def work(_: Principal) -> Response:
         _unfiltered(request)
-        found = schemas(registry_context(request).registry.types, base_url(request))
+        found = schemas((await registry_context(request)).registry.types, base_url(request))
         return scim_response(list_response(found, len(found)))
 
     return await answer(request, work)
@@ -47,7 +47,7 @@ async def list_schemas(request: Request) -> Response:
 async def get_schema(request: Request, schema_id: str) -> Response:
     async def work(_: Principal) -> Response:
         _unfiltered(request)
-        for schema in schemas(registry_context(request).registry.types, base_url(request)):
+        for schema in schemas((await registry_context(request)).registry.types, base_url(request)):
             if schema["id"] == schema_id:
                 return scim_response(schema)
         raise ScimError(404, f"no schema {schema_id!r}")

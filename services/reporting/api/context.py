@@ -37,7 +37,8 @@ class ReportingContext:
     options: ReportingOptions
 
 
-def reporting_context(request: Request) -> ReportingContext:
+async def reporting_context(request: Request) -> ReportingContext:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.
     service: ServiceContext = request.app.state.services[SERVICE]
     found: ReportingContext = service.extras[SERVICE]
     return found
