@@ -5,12 +5,15 @@ with the consumer's offsets or not at all."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.reporting.adapters.tables import TABLES, consumer_progress, contributor_facts
@@ -21,7 +24,10 @@ from services.reporting.projections import (
     Upsert,
     facts_from_row,
 )
+from services.reporting.projections.facts import History
+from services.reporting.projections.model import Key
 from services.reporting.projections.tables import TABLES as DEFINITIONS
+from services.reporting.projections.tables import Column, ColumnType, Table
 from shared.db import upsert
 from shared.transport.base import TopicPartition
 
@@ -49,23 +55,119 @@ async def apply(conn: AsyncConnection, ops: Sequence[RowOp]) -> None:
     Deletes go first: within one contributor a delete and an upsert never share a key, and
     every key belongs to one contributor, so the order between tables does not matter.
     """
-    deletes: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    upserts: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    deletes: dict[str, list[Key]] = defaultdict(list)
+    upserts: dict[str, list[Upsert]] = defaultdict(list)
     for op in ops:
-        names = _KEY_NAMES[op.table]
         match op:
             case Delete():
-                deletes[op.table].append(
-                    {f"key_{n}": v for n, v in zip(names, op.key, strict=True)}
-                )
+                deletes[op.table].append(op.key)
             case Upsert():
-                upserts[op.table].append({**dict(zip(names, op.key, strict=True)), **op.values})
+                upserts[op.table].append(op)
+    if conn.dialect.name == "postgresql":
+        for name, keys in deletes.items():
+            await _PG_STATEMENTS[name].delete(conn, keys)
+        for name, rows in upserts.items():
+            await _PG_STATEMENTS[name].upsert(conn, rows)
+        return
     for name, keys in deletes.items():
-        table = TABLES[name]
-        condition = [table.c[n] == sa.bindparam(f"key_{n}") for n in _KEY_NAMES[name]]
-        await conn.execute(table.delete().where(*condition), keys)
+        table, names = TABLES[name], _KEY_NAMES[name]
+        condition = [table.c[n] == sa.bindparam(f"key_{n}") for n in names]
+        await conn.execute(
+            table.delete().where(*condition),
+            [{f"key_{n}": v for n, v in zip(names, key, strict=True)} for key in keys],
+        )
     for name, rows in upserts.items():
-        await upsert(conn, TABLES[name], rows, _KEY_NAMES[name])
+        names = _KEY_NAMES[name]
+        await upsert(
+            conn,
+            TABLES[name],
+            [{**dict(zip(names, op.key, strict=True)), **op.values} for op in rows],
+            names,
+        )
+
+
+_ARRAY_TYPES: dict[ColumnType, sa.types.TypeEngine[Any]] = {
+    "text": sa.Text(),
+    "integer": sa.Integer(),
+    "boolean": sa.Boolean(),
+    "date": sa.Date(),
+    "timestamp": sa.DateTime(timezone=True),
+    # Sent as text and cast in the statement: asyncpg has no codec for jsonb arrays.
+    "json": sa.Text(),
+}
+
+
+@dataclass(frozen=True)
+class _SetStatements:
+    """One table's upserts and deletes in PostgreSQL as single statements over arrays, one
+    array per column (`unnest`): the server parses, plans and checks constraints once per
+    table and batch rather than once per row, and the driver sends a few arrays rather
+    than thousands of bound rows."""
+
+    definition: Table
+    insert: sa.TextClause
+    remove: sa.TextClause
+
+    @classmethod
+    def of(cls, definition: Table) -> _SetStatements:
+        columns = (*definition.key, *definition.values)
+        names = ", ".join(f'"{c.name}"' for c in columns)
+        selected = ", ".join(
+            f'u."{c.name}"::jsonb' if c.type == "json" else f'u."{c.name}"' for c in columns
+        )
+        arrays = ", ".join(f":c{i}" for i in range(len(columns)))
+        keys = ", ".join(f'"{n}"' for n in definition.key_names)
+        updates = ", ".join(f'"{n}" = excluded."{n}"' for n in definition.value_names)
+        insert = sa.text(
+            f'INSERT INTO "{definition.name}" ({names}) SELECT {selected} '
+            f"FROM unnest({arrays}) AS u({names}) "
+            f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        ).bindparams(
+            *(
+                sa.bindparam(f"c{i}", type_=ARRAY(_ARRAY_TYPES[c.type]))
+                for i, c in enumerate(columns)
+            )
+        )
+        matched = " AND ".join(f'"{definition.name}"."{n}" = d."{n}"' for n in definition.key_names)
+        remove = sa.text(
+            f'DELETE FROM "{definition.name}" USING '
+            f"unnest({', '.join(f':k{i}' for i in range(len(definition.key)))}) AS d({keys}) "
+            f"WHERE {matched}"
+        ).bindparams(
+            *(
+                sa.bindparam(f"k{i}", type_=ARRAY(_ARRAY_TYPES[c.type]))
+                for i, c in enumerate(definition.key)
+            )
+        )
+        return cls(definition, insert, remove)
+
+    async def upsert(self, conn: AsyncConnection, rows: Sequence[Upsert]) -> None:
+        keys = [list(c) for c in zip(*(op.key for op in rows), strict=True)]
+        values = [
+            _column(column, [op.values[column.name] for op in rows])
+            for column in self.definition.values
+        ]
+        await conn.execute(self.insert, {f"c{i}": c for i, c in enumerate((*keys, *values))})
+
+    async def delete(self, conn: AsyncConnection, keys: Sequence[Key]) -> None:
+        await conn.execute(
+            self.remove, {f"k{i}": list(c) for i, c in enumerate(zip(*keys, strict=True))}
+        )
+
+
+def _column(column: Column, values: list[Any]) -> list[Any]:
+    if column.type != "json":
+        return values
+    return [_json(v) for v in values]
+
+
+def _json(value: Any) -> str | None:
+    if isinstance(value, History):
+        return value.json
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+_PG_STATEMENTS = {name: _SetStatements.of(t) for name, t in DEFINITIONS.items()}
 
 
 async def lock_contributors(conn: AsyncConnection, contributor_ids: Iterable[str]) -> None:

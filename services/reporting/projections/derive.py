@@ -48,9 +48,11 @@ RowSet = dict[tuple[str, Key], dict[str, Any]]
 """(table name, key) -> value columns."""
 
 
-def derive_rows(facts: ContributorFacts) -> RowSet:
+def derive_rows(facts: ContributorFacts, steps: Sequence[Step] | None = None) -> RowSet:
+    """`steps`: `effective_steps(facts.registry)`, if the caller has them already."""
     cid = facts.contributor_id
-    steps = effective_steps(facts.registry)
+    if steps is None:
+        steps = effective_steps(facts.registry)
     now = steps[-1].state if steps else None
     rows: RowSet = {(CONTRIBUTOR_FACTS.name, (cid,)): _facts_row(facts, now)}
     if now is None:

@@ -9,10 +9,12 @@ the interleaving of the two topics can change the result.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+
+from pydantic_core import to_json
 
 from services.registry.domain.events import RegistryEvent, parse
 from services.reporting.projections.model import (
@@ -33,6 +35,25 @@ class RegistryFact:
     effective_time: datetime
     recorded_time: datetime
     payload: RegistryEvent
+    entry: dict[str, Any] = field(init=False, compare=False, repr=False)
+    """This fact in the `history` column, made once: a contributor's whole history is written
+    again by every batch that touches them. Shared by every row it goes into; never changed."""
+    entry_json: str = field(init=False, compare=False, repr=False)
+    """`entry` as JSON, for the same reason."""
+
+    def __post_init__(self) -> None:
+        _set_entry(
+            self,
+            {
+                "id": self.event_id,
+                "sequence": self.sequence,
+                "source": self.source,
+                "effective": self.effective_time.isoformat(),
+                "recorded": self.recorded_time.isoformat(),
+                "type": self.payload.TYPE,
+                "data": self.payload.model_dump(mode="json"),
+            },
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +62,22 @@ class PolicyFact:
     effective_time: datetime
     recorded_time: datetime
     decision: PolicyDecision
+    entry: dict[str, Any] = field(init=False, compare=False, repr=False)
+    """As `RegistryFact.entry`."""
+    entry_json: str = field(init=False, compare=False, repr=False)
+    """As `RegistryFact.entry_json`."""
+
+    def __post_init__(self) -> None:
+        _set_entry(
+            self,
+            {
+                "id": self.event_id,
+                "effective": self.effective_time.isoformat(),
+                "recorded": self.recorded_time.isoformat(),
+                "type": self.decision.TYPE,
+                "data": self.decision.model_dump(mode="json"),
+            },
+        )
 
     @property
     def order(self) -> tuple[datetime, datetime, str]:
@@ -49,6 +86,27 @@ class PolicyFact:
 
 
 Fact = RegistryFact | PolicyFact
+
+
+def _set_entry(fact: Fact, entry: dict[str, Any]) -> None:
+    object.__setattr__(fact, "entry", entry)
+    # pydantic's encoder: several times faster than `json`'s, for the same JSON.
+    object.__setattr__(fact, "entry_json", to_json(entry).decode())
+
+
+class History(dict[str, list[dict[str, Any]]]):
+    """The `history` column's value, which also knows its JSON: spliced from the facts' own,
+    it costs a join, where encoding the whole history again for every write cost more than
+    deriving the contributor's rows did."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, registry: Sequence[RegistryFact], policy: Sequence[PolicyFact]) -> None:
+        super().__init__(registry=[f.entry for f in registry], policy=[f.entry for f in policy])
+        self.json = (
+            f'{{"registry":[{",".join(f.entry_json for f in registry)}],'
+            f'"policy":[{",".join(f.entry_json for f in policy)}]}}'
+        )
 
 
 def read_event(event: ProjectedEvent) -> Fact | None:
@@ -110,32 +168,9 @@ class ContributorFacts:
             policy=tuple(f for f in self.policy if f.recorded_time <= recorded),
         )
 
-    def to_history(self) -> dict[str, Any]:
+    def to_history(self) -> History:
         """The JSON the `history` column stores."""
-        return {
-            "registry": [
-                {
-                    "id": f.event_id,
-                    "sequence": f.sequence,
-                    "source": f.source,
-                    "effective": f.effective_time.isoformat(),
-                    "recorded": f.recorded_time.isoformat(),
-                    "type": f.payload.TYPE,
-                    "data": f.payload.model_dump(mode="json"),
-                }
-                for f in self.registry
-            ],
-            "policy": [
-                {
-                    "id": f.event_id,
-                    "effective": f.effective_time.isoformat(),
-                    "recorded": f.recorded_time.isoformat(),
-                    "type": f.decision.TYPE,
-                    "data": f.decision.model_dump(mode="json"),
-                }
-                for f in self.policy
-            ],
-        }
+        return History(self.registry, self.policy)
 
     @classmethod
     def from_history(cls, contributor_id: str, history: Mapping[str, Any]) -> ContributorFacts:

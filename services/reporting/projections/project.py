@@ -16,6 +16,7 @@ from typing import Any
 from services.reporting.projections.derive import RowSet, derive_rows
 from services.reporting.projections.facts import ContributorFacts, read_event
 from services.reporting.projections.model import Delete, ProjectedEvent, RowOp, Upsert
+from services.reporting.projections.timeline import Step, effective_steps
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,9 @@ class Derived:
 
     facts: ContributorFacts
     rows: RowSet | None = None
+    steps: tuple[Step, ...] = ()
+    """The effective steps the rows came from, if known: the facts that arrive later mostly
+    take effect after them, so a later derivation folds only those."""
 
     def derived_rows(self) -> RowSet:
         return self.rows if self.rows is not None else derive_rows(self.facts)
@@ -85,9 +89,10 @@ def project_derived(
         after = current[contributor_id]
         before = known.get(contributor_id)
         if before is None or after is not before.facts:
-            rows = derive_rows(after)
+            steps = effective_steps(after.registry, before.steps if before else ())
+            rows = derive_rows(after, steps)
             ops.extend(diff(before.derived_rows() if before else {}, rows))
-            changed[contributor_id] = Derived(after, rows)
+            changed[contributor_id] = Derived(after, rows, tuple(steps))
     return changed, ops
 
 
