@@ -18,10 +18,13 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.policy.app import definition as policy_definition
 from services.policy.domain.document import DEFAULT_POLICY, validate_policy
-from services.policy.engine import PolicyEngine, RegistryFact
+from services.policy.domain.evaluate import evaluate
+from services.policy.domain.view import fold
+from services.policy.engine import POLICY_STREAM, PolicyEngine, RegistryFact
 from services.registry.app import definition as registry_definition
 from services.registry.domain import events as registry_events
 from services.registry.domain.types import ContributorTypes
@@ -440,12 +443,14 @@ async def test_each_type_under_the_default_policy(
         assert any("over_ceiling" in reason for reason in response.json()["reasons"])
 
 
-def _registered_with_grant(cid: str, today: date) -> list[RegistryFact]:
+def _registered_with_grant(
+    cid: str, today: date, contributor_type: str = "partner"
+) -> list[RegistryFact]:
     began = datetime.combine(today - timedelta(days=5), datetime.min.time(), UTC)
     facts: list[tuple[str, dict[str, Any]]] = [
         (
             registry_events.Registered.TYPE,
-            {"contributor_id": cid, "contributor_type": "partner", "sponsor": "s-1"},
+            {"contributor_id": cid, "contributor_type": contributor_type, "sponsor": "s-1"},
         ),
         (
             registry_events.AccessGranted.TYPE,
@@ -510,3 +515,41 @@ async def test_a_publication_interrupted_after_its_version_is_finished_once(
     assert emitted == len(cids)
     assert after == before + emitted
     assert again == 0
+
+
+@pytest.mark.parametrize("database", ["postgres", "sqlite"])
+async def test_a_publication_leaves_the_types_it_does_not_change_as_if_re_evaluated(
+    database: str, postgres_admin_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    """Contributors whose type's rules a new version keeps are not evaluated again: their
+    evaluation is restamped with the new hash, and is exactly what evaluating would give.
+    The others are evaluated, and only they get decisions."""
+    types = set(ContributorTypes.defaults().names)
+    partners, employees = ["p-1", "p-2"], ["e-1", "e-2", "e-3"]
+    facts = [f for cid in partners for f in _registered_with_grant(cid, clock.today)]
+    facts += [f for cid in employees for f in _registered_with_grant(cid, clock.today, "employee")]
+    async with fresh_database(database, postgres_admin_url, tmp_path, "policy@head") as fresh:
+        engine = fresh.engine
+        policy = PolicyEngine(event_store_for(engine.dialect.name), types, clock)
+        async with engine.begin() as conn:
+            await policy.on_registry_events(conn, facts, {"actor": "test"})
+            before = await _stream_lengths(conn)
+        document = DEFAULT_POLICY.model_dump(mode="json")
+        document["types"]["partner"]["access"]["ceiling"] = "public"
+        published, emitted = await policy.publish(engine, document, "test", "lower partners")
+        async with engine.connect() as conn:
+            after = await _stream_lengths(conn)
+            stored = {cid: await policy.evaluation_of(conn, cid) for cid in employees}
+    grown = sorted(s for s, n in after.items() if n > before.get(s, 0) and s != POLICY_STREAM)
+    assert grown == partners
+    assert emitted == len(partners)
+    in_force = validate_policy(document, types)
+    for cid in employees:
+        own = [f for f in facts if f.contributor_id == cid]
+        view = fold((f.type, f.data, f.effective_time, f.version) for f in own)
+        assert stored[cid] == evaluate(view, in_force, published.content_hash, clock.today)
+
+
+async def _stream_lengths(conn: AsyncConnection) -> dict[str, int]:
+    found = await conn.execute(sa.text("SELECT stream_id, count(*) FROM events GROUP BY stream_id"))
+    return {str(stream): int(n) for stream, n in found}

@@ -9,11 +9,12 @@ again, now to be acted on.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from services.policy.domain.days import between
-from services.policy.domain.evaluation import Evaluation, GrantVerdict, Violation
+from services.policy.domain.document import Consequence
+from services.policy.domain.evaluation import Compliance, Evaluation, GrantVerdict, Violation
 from services.policy.domain.events import (
     AccessRevocationRequired,
     ComplianceStatusChanged,
@@ -25,6 +26,7 @@ from services.policy.domain.events import (
     ViolationDetected,
     ViolationResolved,
 )
+from services.registry.domain.values import CheckName
 
 
 def decisions(previous: Evaluation | None, current: Evaluation) -> list[DecisionEvent]:
@@ -50,19 +52,19 @@ def decisions(previous: Evaluation | None, current: Evaluation) -> list[Decision
 def _requirements(
     previous: Evaluation | None, current: Evaluation, base: Mapping[str, Any]
 ) -> list[DecisionEvent]:
-    def facts(e: Evaluation | None) -> tuple[RequirementFacts, ...]:
-        if e is None:
-            return ()
-        return tuple(
-            RequirementFacts(check=r.check, consequence=r.consequence, due=r.due)
-            for r in e.requirements
-        )
+    def facts(e: Evaluation | None) -> list[tuple[CheckName, Consequence, date | None]]:
+        return [(r.check, r.consequence, r.due) for r in e.requirements] if e is not None else []
 
+    # Compared as plain tuples: the pydantic models are built only for the event, which
+    # most re-evaluations do not emit.
     now = facts(current)
     if now == facts(previous):
         return []
+    requirements = tuple(RequirementFacts(check=c, consequence=k, due=d) for c, k, d in now)
     return [
-        RequirementsAssigned(contributor_type=current.contributor_type, requirements=now, **base)
+        RequirementsAssigned(
+            contributor_type=current.contributor_type, requirements=requirements, **base
+        )
     ]
 
 
@@ -72,9 +74,7 @@ def _compliance(
     c = current.compliance
     before = previous.compliance if previous is not None else None
     # `suspends_access` and `blocking` follow from the lists and the policy: not news alone.
-    if before is not None and replace(before, suspends_access=False, blocking=()) == replace(
-        c, suspends_access=False, blocking=()
-    ):
+    if before is not None and _news(before) == _news(c):
         return []
     return [
         ComplianceStatusChanged(
@@ -87,6 +87,11 @@ def _compliance(
             **base,
         )
     ]
+
+
+def _news(c: Compliance) -> tuple[object, ...]:
+    """What of a compliance is news when it changes."""
+    return (c.status, c.missing, c.failed, c.expired, c.in_grace)
 
 
 def _dei(

@@ -29,7 +29,7 @@ from services.policy.domain.schedule import due_reminders, timers
 from services.policy.domain.view import CheckOnFile, GrantHeld, PolicyView
 from services.registry.domain.values import CheckName
 
-__all__ = ["Evaluation", "assess", "decisions", "evaluate"]
+__all__ = ["Evaluation", "assess", "decisions", "evaluate", "unchanged_types"]
 
 _OBLIGED = frozenset({"active", "suspended"})
 """Lifecycles in which a check never done becomes overdue; onboarding is for doing them."""
@@ -59,6 +59,18 @@ def evaluate(view: PolicyView, policy: PolicyDocument, policy_hash: str, today: 
         reminders=due_reminders(view, policy, requirements, grants, basis, today),
         timers=timers(view, policy, requirements, grants, basis, today),
     )
+
+
+def unchanged_types(previous: PolicyDocument, current: PolicyDocument) -> frozenset[str]:
+    """The contributor types whose evaluation on a given day is the same under both policies
+    (but for the policy hash it records). `evaluate` reads a policy only through the rules
+    of the contributor's type, the mode and the reminder offsets: keep it so, or widen this."""
+    if (previous.mode, previous.reminder_offsets_days) != (
+        current.mode,
+        current.reminder_offsets_days,
+    ):
+        return frozenset()
+    return frozenset(t for t, rules in current.types.items() if previous.types.get(t) == rules)
 
 
 def assess(

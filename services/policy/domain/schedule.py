@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from services.policy.domain.coverage import Coverage
-from services.policy.domain.days import shift
+from services.policy.domain.days import between, shift
 from services.policy.domain.document import PolicyDocument
 from services.policy.domain.evaluation import (
     GrantVerdict,
@@ -24,6 +24,8 @@ from services.policy.domain.evaluation import (
 from services.policy.domain.view import PolicyView
 
 _Target = tuple[ReminderKind, str, date]
+_Key = tuple[date, TimerKind, str]
+"""A timer's fields, in the order that orders timers."""
 
 _REMINDER_TIMER: dict[ReminderKind, TimerKind] = {
     "contract_end": "reminder.contract_end",
@@ -62,7 +64,10 @@ def due_reminders(
 ) -> tuple[Reminder, ...]:
     due: list[Reminder] = []
     for kind, subject, target in _targets(view, requirements, grants, basis):
-        reached = [o for o in policy.reminder_offsets_days if shift(target, -o) <= today <= target]
+        # An offset is reached from `offset` days before the target until the target itself:
+        # compared as day counts, without computing each offset's date.
+        left = between(today, target)
+        reached = [o for o in policy.reminder_offsets_days if o >= left] if left >= 0 else []
         if reached:
             due.append(Reminder(kind, subject, target, min(reached)))
     return tuple(sorted(due))
@@ -76,45 +81,41 @@ def timers(
     basis: Coverage,
     today: date,
 ) -> tuple[Timer, ...]:
-    found: list[Timer] = []
+    # Candidates are plain (due, kind, subject) tuples, the Timer's fields in its order:
+    # deduplicating and sorting them runs in C (a dataclass hashes and compares in Python),
+    # and only the timers kept, in the future, become objects. A publication does this for
+    # a score of candidates per contributor.
+    found: list[_Key] = []
     for kind, subject, target in _targets(view, requirements, grants, basis):
-        found += [
-            Timer(shift(target, -o), _REMINDER_TIMER[kind], subject)
-            for o in policy.reminder_offsets_days
-        ]
+        timer_kind = _REMINDER_TIMER[kind]
+        found += [(shift(target, -o), timer_kind, subject) for o in policy.reminder_offsets_days]
     found += _contract_timers(view, grants, basis)
     found += _check_timers(requirements)
     for g in grants:
         if g.expires_at is not None:
-            found.append(Timer(g.expires_at.date(), "grant_expiry", g.grant_id))
-    # The key gives the dataclass order (due, kind, subject) in one tuple per timer rather
-    # than one per comparison.
-    return tuple(sorted({t for t in found if t.due > today}, key=_order))
-
-
-def _order(timer: Timer) -> tuple[date, str, str]:
-    return (timer.due, timer.kind, timer.subject_ref)
+            found.append((g.expires_at.date(), "grant_expiry", g.grant_id))
+    return tuple(Timer(*key) for key in sorted({k for k in found if k[0] > today}))
 
 
 def _contract_timers(
     view: PolicyView, grants: tuple[GrantVerdict, ...], basis: Coverage
-) -> Iterable[Timer]:
+) -> Iterable[_Key]:
     cid = basis.contract_id or ""
     if basis.next_start is not None:
-        yield Timer(basis.next_start, "contract_start", basis.next_contract_id or "")
+        yield (basis.next_start, "contract_start", basis.next_contract_id or "")
     if basis.state == "covered" and basis.end is not None:
-        yield Timer(basis.end, "contract_end", cid)
+        yield (basis.end, "contract_end", cid)
         if grants:
             # The day after the end, access still held becomes a violation.
-            yield Timer(shift(basis.end, 1), "contract_lapsed", cid)
+            yield (shift(basis.end, 1), "contract_lapsed", cid)
     if view.lifecycle == "offboarded" and view.offboarded_on is not None and grants:
-        yield Timer(shift(view.offboarded_on, 1), "offboarding_lapsed", view.id)
+        yield (shift(view.offboarded_on, 1), "offboarding_lapsed", view.id)
 
 
-def _check_timers(requirements: tuple[Requirement, ...]) -> Iterable[Timer]:
+def _check_timers(requirements: tuple[Requirement, ...]) -> Iterable[_Key]:
     for r in requirements:
         if r.valid_until is not None and r.state == "valid":
-            yield Timer(shift(r.valid_until, 1), "check_expiry", r.check)
+            yield (shift(r.valid_until, 1), "check_expiry", r.check)
         if r.due is not None and r.due != r.valid_until:
             # The first day the consequence applies.
-            yield Timer(shift(r.due, 1), "check_due", r.check)
+            yield (shift(r.due, 1), "check_due", r.check)

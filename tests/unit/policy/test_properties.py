@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from services.policy.domain.cedar import check_access
 from services.policy.domain.coverage import coverage
 from services.policy.domain.document import PolicyDocument, content_hash
-from services.policy.domain.evaluate import decisions, evaluate
+from services.policy.domain.evaluate import decisions, evaluate, unchanged_types
 from services.policy.domain.view import PolicyView, apply
 
 from .strategies import days, histories, policies
@@ -56,6 +56,38 @@ def test_decisions_between_any_two_evaluations_are_well_formed(
     after = evaluate(view, new, content_hash(new), later)
     for d in decisions(before, after):
         assert d.policy_hash == content_hash(new)
+
+
+@FAST
+@given(histories, policies, policies, days)
+def test_a_type_whose_rules_a_new_policy_keeps_is_evaluated_the_same(
+    history: list[tuple[tuple[str, Any], date]],
+    policy: PolicyDocument,
+    other: PolicyDocument,
+    today: date,
+) -> None:
+    """What lets a publication skip the contributors it cannot affect."""
+    view = fold(history)
+    kept = view.contributor_type
+    # The other policy's rules for every type but the contributor's, which stay as they are.
+    own = {kept: policy.types[kept]} if kept in policy.types else {}
+    mixed = policy.model_copy(update={"types": {**other.types, **own}})
+    unchanged = unchanged_types(policy, mixed)
+    assert (kept in unchanged) == (kept in policy.types)
+    if kept in unchanged:
+        assert evaluate(view, policy, "h", today) == evaluate(view, mixed, "h", today)
+
+
+@FAST
+@given(policies, policies)
+def test_a_new_mode_or_new_reminder_offsets_change_every_type(
+    policy: PolicyDocument, other: PolicyDocument
+) -> None:
+    unchanged = unchanged_types(policy, other.model_copy(update={"types": policy.types}))
+    if (policy.mode, policy.reminder_offsets_days) == (other.mode, other.reminder_offsets_days):
+        assert unchanged == frozenset(policy.types)
+    else:
+        assert unchanged == frozenset()
 
 
 @settings(max_examples=100, deadline=None)

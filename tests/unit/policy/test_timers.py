@@ -83,3 +83,15 @@ def test_offboarding_schedules_the_day_held_access_becomes_a_violation() -> None
     s.offboard(on=TODAY)
     e = s.evaluate(TODAY)
     assert e.timers == (Timer(TODAY + DAY, "offboarding_lapsed", "c-1"),)
+
+
+def test_reminders_at_the_start_of_the_calendar() -> None:
+    """Offsets reaching back before the first day of the calendar count as reached, and their
+    reminder days, held at that first day, are not in the future."""
+    s = active("partner", contract_end=date(2025, 6, 30))
+    s.check("nda", valid_until=date(1, 1, 10))
+    e = s.evaluate(date.min)
+    assert [r for r in e.reminders if r.kind == "check_expiry"] == [
+        Reminder("check_expiry", "nda", date(1, 1, 10), 14)
+    ]
+    assert [t.due for t in e.timers if t.kind == "reminder.check_expiry"] == [date(1, 1, 3)]
