@@ -122,23 +122,13 @@ class _SetStatements:
             f'INSERT INTO "{definition.name}" ({names}) SELECT {selected} '
             f"FROM unnest({arrays}) AS u({names}) "
             f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
-        ).bindparams(
-            *(
-                sa.bindparam(f"c{i}", type_=ARRAY(_ARRAY_TYPES[c.type]))
-                for i, c in enumerate(columns)
-            )
-        )
+        ).bindparams(*_arrays("c", columns))
         matched = " AND ".join(f'"{definition.name}"."{n}" = d."{n}"' for n in definition.key_names)
         remove = sa.text(
             f'DELETE FROM "{definition.name}" USING '
             f"unnest({', '.join(f':k{i}' for i in range(len(definition.key)))}) AS d({keys}) "
             f"WHERE {matched}"
-        ).bindparams(
-            *(
-                sa.bindparam(f"k{i}", type_=ARRAY(_ARRAY_TYPES[c.type]))
-                for i, c in enumerate(definition.key)
-            )
-        )
+        ).bindparams(*_arrays("k", definition.key))
         return cls(definition, insert, remove)
 
     async def upsert(self, conn: AsyncConnection, rows: Sequence[Upsert]) -> None:
@@ -153,6 +143,14 @@ class _SetStatements:
         await conn.execute(
             self.remove, {f"k{i}": list(c) for i, c in enumerate(zip(*keys, strict=True))}
         )
+
+
+def _arrays(prefix: str, columns: Sequence[Column]) -> list[sa.BindParameter[Any]]:
+    """One array parameter per column, named by prefix and position."""
+    return [
+        sa.bindparam(f"{prefix}{i}", type_=ARRAY(_ARRAY_TYPES[c.type]))
+        for i, c in enumerate(columns)
+    ]
 
 
 def _column(column: Column, values: list[Any]) -> list[Any]:
