@@ -84,7 +84,7 @@ def _store_point(benchmark: str, cells: list[str]) -> Point:
     claim, _, _, ratio_text, wanted_text, verdict = cells[:6]
     ratio, _ = _number(ratio_text)
     at_least, _ = _number(wanted_text)
-    peer = claim.rsplit("ours vs ", 1)[-1]
+    peer = claim.rsplit(" vs ", 1)[-1]
     label = f"{ratio:.2f}x (wanted ≥ {at_least:g}x)"
     return Point(benchmark, claim, ratio / at_least, verdict == "met", label, ((peer, ratio),))
 
