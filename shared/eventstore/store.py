@@ -251,6 +251,18 @@ class SqliteEventStore(EventStore):
         return [recorded_from_row(row) for row in await conn.execute(query)]
 
 
+_EVENT_ARRAYS = (
+    sa.bindparam("ids", type_=ARRAY(sa.Uuid())),
+    sa.bindparam("types", type_=ARRAY(sa.Text())),
+    sa.bindparam("data", type_=ARRAY(sa.Text())),
+    sa.bindparam("metadata", type_=ARRAY(sa.Text())),
+    sa.bindparam("effective", type_=ARRAY(sa.DateTime(timezone=True))),
+    sa.bindparam("recorded", type_=sa.DateTime(timezone=True)),
+)
+"""The parameters both PostgreSQL appends take: the new events' columns, one array each
+(the data and metadata as JSON text, cast in the statement), and the recorded time."""
+
+
 _PG_APPEND = sa.text(
     """
     WITH current AS (
@@ -270,15 +282,7 @@ _PG_APPEND = sa.text(
     )
     SELECT position, version FROM inserted ORDER BY version
     """
-).bindparams(
-    sa.bindparam("ids", type_=ARRAY(sa.Uuid())),
-    sa.bindparam("types", type_=ARRAY(sa.Text())),
-    sa.bindparam("data", type_=ARRAY(sa.Text())),
-    sa.bindparam("metadata", type_=ARRAY(sa.Text())),
-    sa.bindparam("effective", type_=ARRAY(sa.DateTime(timezone=True))),
-    sa.bindparam("recorded", type_=sa.DateTime(timezone=True)),
-    sa.bindparam("expected", type_=sa.Integer()),
-)
+).bindparams(*_EVENT_ARRAYS, sa.bindparam("expected", type_=sa.Integer()))
 
 
 _RESERVE = sa.text(
@@ -316,14 +320,9 @@ _PG_APPEND_STREAMS = sa.text(
     SELECT position, event_id FROM inserted
     """
 ).bindparams(
-    sa.bindparam("ids", type_=ARRAY(sa.Uuid())),
+    *_EVENT_ARRAYS,
     sa.bindparam("streams", type_=ARRAY(sa.Text())),
     sa.bindparam("versions", type_=ARRAY(sa.Integer())),
-    sa.bindparam("types", type_=ARRAY(sa.Text())),
-    sa.bindparam("data", type_=ARRAY(sa.Text())),
-    sa.bindparam("metadata", type_=ARRAY(sa.Text())),
-    sa.bindparam("effective", type_=ARRAY(sa.DateTime(timezone=True))),
-    sa.bindparam("recorded", type_=sa.DateTime(timezone=True)),
 )
 
 
