@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import time
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.db import create_engine
@@ -37,7 +35,7 @@ from tests.bench.policy_report import (
 from tests.bench.policy_seed import Seeding, discard_outbox, seed, seeded
 from tests.bench.processes import Stack, bare_app, service, stack
 from tests.bench.profiling import recording, summarize
-from tests.bench.sections import Section, busy_share, describe_stack, machine_busy
+from tests.bench.sections import RunRecord, Section, profile_option
 from tests.bench.service_load import Result, Results
 from tests.bench.service_main import PROFILE_METHOD, Report, arguments, finish, profile_tables
 from tests.bench.tables import TableAdmin
@@ -140,27 +138,17 @@ async def _access(
 
 
 async def run(admin_url: str, kafka: str, plan: Plan, profile: Path | None = None) -> Report:
-    began, busy = time.perf_counter(), machine_busy()
-    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    record = RunRecord()
     async with fresh_postgres_database(admin_url) as url, stack(url, kafka) as where:
-        admin = await TableAdmin.connect(url)
-        try:
-            server_facts = await admin.server_facts()
-        finally:
-            await admin.close()
+        server_facts = await TableAdmin.server_facts_at(url)
         seeding, phases, publication = await _publication(url, plan)
         results, profiles = await _access(url, where, plan.access, profile)
         if profile:
             output = profile / "policy-publish.txt"
             profiles.insert(0, (await _profiled_publication(url, plan, output), output))
-    wall = time.perf_counter() - began
     summaries = [(name, summarize(raw)) for name, raw in profiles]
-    facts = [
-        f"Command: `{COMMAND}{_options(plan)}{f' --profile {profile}' if profile else ''}`",
-        f"Run: {date}, {plan.name} mode, wall time {wall:.0f} s; all CPUs busy"
-        f" {busy_share(busy, machine_busy())} of the run (every process on the machine)",
-        *describe_stack(server_facts),
-    ]
+    command = f"{COMMAND}{_options(plan)}{profile_option(profile)}"
+    facts = record.facts(command, plan.name, server_facts)
     section = Section(
         KEY,
         TITLE,

@@ -13,9 +13,7 @@ docs only to an explicit `--output`; `--profile DIR` adds py-spy profiles of the
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.bench.harness import Span
@@ -34,13 +32,12 @@ from tests.bench.registry_measure import (
     batch,
 )
 from tests.bench.sections import (
+    RunRecord,
     Section,
     Target,
-    busy_share,
-    describe_stack,
     figure,
-    machine_busy,
     plural,
+    profile_option,
     ratio,
 )
 from tests.bench.service_load import Results
@@ -195,8 +192,7 @@ def method(plan: Plan) -> list[str]:
 
 
 async def run(admin_url: str, kafka: str, plan: Plan, profile: Path | None = None) -> Report:
-    began, busy = time.perf_counter(), machine_busy()
-    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    record = RunRecord()
     async with fresh_postgres_database(admin_url) as url, stack(url, kafka) as where:
         admin = await TableAdmin.connect(url)
         try:
@@ -209,14 +205,8 @@ async def run(admin_url: str, kafka: str, plan: Plan, profile: Path | None = Non
                 profiles = await bench.profile(profile, 8) if profile else []
         finally:
             await admin.close()
-    wall = time.perf_counter() - began
-    facts = [
-        f"Command: `{COMMAND}{' --quick' if plan is QUICK else ''}"
-        f"{f' --profile {profile}' if profile else ''}`",
-        f"Run: {date}, {plan.name} mode, wall time {wall:.0f} s; all CPUs busy"
-        f" {busy_share(busy, machine_busy())} of the run (every process on the machine)",
-        *describe_stack(server_facts),
-    ]
+    command = f"{COMMAND}{' --quick' if plan is QUICK else ''}{profile_option(profile)}"
+    facts = record.facts(command, plan.name, server_facts)
     summaries = [(name, summarize(raw)) for name, raw in profiles]
     described = [
         *why(results, plan, summaries),

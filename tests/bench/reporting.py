@@ -18,9 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.db import create_engine
@@ -39,11 +37,10 @@ from tests.bench.reporting_report import (
 )
 from tests.bench.sections import (
     DOCS,
+    RunRecord,
     Section,
-    busy_share,
-    describe_stack,
-    machine_busy,
     print_section,
+    profile_option,
     write,
 )
 from tests.bench.service_main import arguments, profile_tables
@@ -188,29 +185,18 @@ async def _pipeline(url: str, where: Stack, plan: Plan) -> tuple[list[Freshness]
 
 
 async def run(admin_url: str, kafka: str, plan: Plan, profile: Path | None = None) -> Outcome:
-    began, busy = time.perf_counter(), machine_busy()
-    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    record = RunRecord()
     rebuilt = await _rebuild(admin_url, kafka, plan.events, plan.chunk, None)
     before = await _rebuild(admin_url, kafka, plan.before, plan.chunk, OLD_SETTINGS)
     async with fresh_postgres_database(admin_url) as url, stack(url, kafka) as where:
-        admin = await TableAdmin.connect(url)
-        try:
-            server_facts = await admin.server_facts()
-        finally:
-            await admin.close()
+        server_facts = await TableAdmin.server_facts_at(url)
         freshness, memory, fed = await _pipeline(url, where, plan)
     profiles = []
     if profile:
         output = profile / "reporting-rebuild.txt"
         profiles.append((await _profiled_rebuild(admin_url, kafka, plan, output), output))
-    wall = time.perf_counter() - began
-    facts = [
-        f"Command: `{COMMAND}{' --quick' if plan is QUICK else ''}"
-        f"{f' --profile {profile}' if profile else ''}`",
-        f"Run: {date}, {plan.name} mode, wall time {wall:.0f} s; all CPUs busy"
-        f" {busy_share(busy, machine_busy())} of the run (every process on the machine)",
-        *describe_stack(server_facts),
-    ]
+    command = f"{COMMAND}{' --quick' if plan is QUICK else ''}{profile_option(profile)}"
+    facts = record.facts(command, plan.name, server_facts)
     described = method(rebuilt, freshness, fed, plan.settle)
     section = Section(
         KEY,

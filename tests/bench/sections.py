@@ -7,8 +7,10 @@ from __future__ import annotations
 import math
 import os
 import platform
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -134,6 +136,30 @@ def busy_share(before: tuple[int, int] | None, after: tuple[int, int] | None) ->
     if before is None or after is None or after[1] == before[1]:
         return "unknown"
     return f"{100 * (after[0] - before[0]) / (after[1] - before[1]):.0f}%"
+
+
+def profile_option(profile: Path | None) -> str:
+    """The `--profile` part of a harness's command line."""
+    return f" --profile {profile}" if profile else ""
+
+
+@dataclass
+class RunRecord:
+    """When a harness run began and how busy the machine was then: the first lines of its
+    section, once the run is over."""
+
+    began: float = field(default_factory=time.perf_counter)
+    busy: tuple[int, int] | None = field(default_factory=machine_busy)
+    date: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+
+    def facts(self, command: str, mode: str, server: ServerFacts) -> list[str]:
+        wall = time.perf_counter() - self.began
+        return [
+            f"Command: `{command}`",
+            f"Run: {self.date}, {mode} mode, wall time {wall:.0f} s; all CPUs busy"
+            f" {busy_share(self.busy, machine_busy())} of the run (every process on the machine)",
+            *describe_stack(server),
+        ]
 
 
 def _version(package: str) -> str:

@@ -117,6 +117,14 @@ class TableAdmin:
             await self.count(schema, outbox) if outbox else None,
         )
 
+    @classmethod
+    async def server_facts_at(cls, url: str) -> ServerFacts:
+        admin = await cls.connect(url)
+        try:
+            return await admin.server_facts()
+        finally:
+            await admin.close()
+
     async def server_facts(self) -> ServerFacts:
         row = await self._conn.fetchrow(
             "SELECT current_setting('server_version') AS version,"
