@@ -8,6 +8,7 @@ error handlers, metrics and the health endpoints; each service gets its own data
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -92,6 +93,11 @@ def create_app(
             for service in services:
                 for worker in await service.workers(contexts[service.name]):
                     tasks.append(asyncio.create_task(_supervised(worker, stop)))
+            # What startup built (modules, schemas, routes, compiled policies) lives as long
+            # as the process. Frozen, it is no longer walked by every full collection: those
+            # walks were 80 ms pauses every few seconds, and set the access check's p99.
+            gc.collect()
+            gc.freeze()
             yield
         finally:
             stop.set()

@@ -117,7 +117,7 @@ class Harness:
             await closed_loop([pick(pool) for _ in range(writers)], 1, warmup)
             await bench.reset()
             appends = [pick(pool) for _ in range(writers)]
-            m = await open_loop(appends, rate, self.plan.open_loop.arrivals(rate))
+            m = (await open_loop(appends, rate, self.plan.open_loop.arrivals(rate))).measurement
         self._record(bench.name, workload, writers, m, await bench.stored(), rate)
 
     async def library_closed(self, writers: int) -> None:

@@ -19,8 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.policy.domain.document import DEFAULT_POLICY
-from tests.bench.arrivals import open_loop_with_grace
-from tests.bench.drivers import AsyncAppend, Budget, closed_loop
+from tests.bench.drivers import AsyncAppend, Budget, closed_loop, open_loop
 from tests.bench.harness import Span
 from tests.bench.http_client import Call, CallFactory, Endpoint, Response
 from tests.bench.policy_seed import policy_engine
@@ -174,7 +173,7 @@ class AccessBench:
         await closed_loop(appends, 1, Budget(events=plan.connections))
         began = time.process_time()
         arrivals = plan.peer_open_loop.arrivals(plan.rate)
-        done = await open_loop_with_grace(appends, float(plan.rate), arrivals, plan.grace)
+        done = await open_loop(appends, float(plan.rate), arrivals, plan.grace)
         cpu = time.process_time() - began
         return in_process(
             ENGINE,

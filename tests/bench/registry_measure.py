@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.bench import registry_calls as calls
-from tests.bench.arrivals import open_loop_with_grace
-from tests.bench.drivers import AsyncAppend, Budget, closed_loop
+from tests.bench.drivers import AsyncAppend, Budget, closed_loop, open_loop
 from tests.bench.harness import Span
 from tests.bench.http_client import CallFactory
 from tests.bench.ours import OurStore
@@ -169,7 +168,7 @@ class RegistryBench:
             appends = [pool.single() for _ in range(writers)]
             began = time.process_time()
             arrivals = self.plan.open_loop.arrivals(rate)
-            done = await open_loop_with_grace(appends, float(rate), arrivals, self.plan.grace)
+            done = await open_loop(appends, float(rate), arrivals, self.plan.grace)
             cpu = time.process_time() - began
         stored = (await self.store.stored()).events
         m, unanswered = done.measurement, done.unanswered

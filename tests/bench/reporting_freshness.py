@@ -31,8 +31,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.tables import contributor_facts
-from tests.bench.arrivals import open_loop_with_grace
-from tests.bench.drivers import Measurement
+from tests.bench.drivers import Measurement, open_loop
 from tests.bench.http_client import Call, CallFactory, Clients, Endpoint, Response
 from tests.bench.processes import TOPIC_PARTITIONS, Server
 
@@ -251,7 +250,7 @@ async def measure(
 
     try:
         began = time.perf_counter()
-        done = await open_loop_with_grace(pool.appends(watched), rate / batch, arrivals, grace)
+        done = await open_loop(pool.appends(watched), rate / batch, arrivals, grace)
     finally:
         await pool.close()
     accepted = [cid for i in sorted(posting.accepted) for cid in posting.subjects[i]]

@@ -10,8 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from tests.bench.arrivals import open_loop_with_grace
-from tests.bench.drivers import Budget, Measurement, closed_loop
+from tests.bench.drivers import Budget, Measurement, closed_loop, open_loop
 from tests.bench.harness import Span
 from tests.bench.http_client import CallFactory, Clients, Tally
 from tests.bench.processes import Server
@@ -158,7 +157,7 @@ async def http_open(
         pool.tally = Tally()
         before = await _count(stored)
         clock = _CpuClock(server.pid)
-        done = await open_loop_with_grace(pool.appends(calls), rate, arrivals, grace)
+        done = await open_loop(pool.appends(calls), rate, arrivals, grace)
         service, driver = clock.used()
     finally:
         await pool.close()
