@@ -100,6 +100,9 @@ def create_app(
             gc.freeze()
             yield
         finally:
+            # Collectable again: a process that starts apps one after another (the tests)
+            # would otherwise keep every stopped app's reference cycles for good.
+            gc.unfreeze()
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
             for context in contexts.values():
