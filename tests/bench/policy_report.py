@@ -8,7 +8,7 @@ from services.policy.engine import PUBLICATION_CHUNK
 from tests.bench.policy_access import BARE, CHECK, ENGINE, POLICY, AccessPlan
 from tests.bench.policy_publish import Phase, Publication
 from tests.bench.policy_seed import SEED_BATCH, Seeding, affected_types
-from tests.bench.profiling import Profile
+from tests.bench.profiling import Profile, top_libraries
 from tests.bench.sections import Rows, Table, Target, figure, ratio
 from tests.bench.service_load import Results
 from tests.bench.service_tables import closed_table, open_table
@@ -188,10 +188,3 @@ def why(
             f" evaluation. Profile of the service: {top_libraries(profiles, 'access')}."
         )
     return notes
-
-
-def top_libraries(profiles: Sequence[tuple[str, Profile]], subject: str, count: int = 4) -> str:
-    found = next((p for name, p in profiles if subject in name), None)
-    if found is None or not found.busy:
-        return "no profile in this run (`--profile DIR` adds one)"
-    return ", ".join(f"{name} {found.share(n)}" for name, n in found.libraries.most_common(count))

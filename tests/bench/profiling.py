@@ -16,7 +16,7 @@ import shutil
 import signal
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,3 +114,10 @@ def summarize(raw: Path) -> Profile:
         for frame in set(frames):
             profile.inclusive[frame] += n
     return profile
+
+
+def top_libraries(profiles: Sequence[tuple[str, Profile]], subject: str, count: int = 4) -> str:
+    found = next((p for name, p in profiles if subject in name), None)
+    if found is None or not found.busy:
+        return "no profile in this run (`--profile DIR` adds one)"
+    return ", ".join(f"{name} {found.share(n)}" for name, n in found.libraries.most_common(count))

@@ -34,6 +34,7 @@ from tests.bench.reporting_report import (
     method,
     rebuild_tables,
     targets,
+    why,
 )
 from tests.bench.sections import (
     DOCS,
@@ -197,6 +198,7 @@ async def run(admin_url: str, kafka: str, plan: Plan, profile: Path | None = Non
         profiles.append((await _profiled_rebuild(admin_url, kafka, plan, output), output))
     command = f"{COMMAND}{' --quick' if plan is QUICK else ''}{profile_option(profile)}"
     facts = record.facts(command, plan.name, server_facts)
+    summaries = [(name, summarize(raw)) for name, raw in profiles]
     described = method(rebuilt, freshness, fed, plan.settle)
     section = Section(
         KEY,
@@ -207,9 +209,13 @@ async def run(admin_url: str, kafka: str, plan: Plan, profile: Path | None = Non
             *rebuild_tables(rebuilt, before),
             freshness_table(freshness),
             memory_table(memory),
-            *profile_tables([(name, summarize(raw)) for name, raw in profiles]),
+            *profile_tables(summaries),
         ],
-        [*described, *([PROFILE] if profile else [])],
+        [
+            *why(rebuilt, freshness, summaries, plan.batch_rate),
+            *described,
+            *([PROFILE] if profile else []),
+        ],
     )
     return Outcome(section, rebuilt, before, freshness, memory, fed)
 

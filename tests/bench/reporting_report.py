@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from tests.bench.profiling import Profile, top_libraries
 from tests.bench.reporting_events import CHUNK_CONTRIBUTORS
 from tests.bench.reporting_freshness import REST, Freshness
 from tests.bench.reporting_memory import Fed, Rss
@@ -62,6 +63,48 @@ def targets(
             )
         )
     return found
+
+
+def why(
+    rebuilt: Rebuilt,
+    freshness: Sequence[Freshness],
+    profiles: Sequence[tuple[str, Profile]],
+    rate: float = FRESHNESS_RATE,
+) -> list[str]:
+    """For each target missed, what this run's own figures say stands in the way."""
+    notes: list[str] = []
+    if rebuilt.rate < REBUILD_TARGET and rebuilt.events:
+        per_event = 1e6 * rebuilt.cpu / rebuilt.events
+        notes.append(
+            "Why the rebuild target is missed here: it is bound by Python in one process."
+            f" The rebuild used {rebuilt.cpu / rebuilt.seconds:.2f} CPU over its"
+            f" {rebuilt.seconds:,.0f} s, {per_event:,.0f} µs of CPU per event, while reading"
+            f" the same topics and doing nothing runs {figure(rebuilt.raw.rate)} ev/s;"
+            f" {figure(REBUILD_TARGET)} ev/s leaves {1e6 / REBUILD_TARGET:,.0f} µs per event"
+            " for decoding, folding, deriving the rows and handing them to PostgreSQL, which"
+            " runs on the other CPU. Where the time goes:"
+            f" {top_libraries(profiles, 'rebuild')}."
+        )
+    for f in freshness:
+        p99 = f.reporting.percentile_ms(99)
+        if f.offered != rate or p99 is None or p99 <= FRESHNESS_TARGET_MS:
+            continue
+        after = f.reporting_after_answer.percentile_ms(99)
+        answered = (
+            f"the registry answered {figure(f.answered_rate)}/s of {figure(f.offered)}/s"
+            " offered, so arrivals queued before it; "
+            if f.answered_rate < 0.99 * f.offered
+            else ""
+        )
+        notes.append(
+            f"Why the freshness target is missed here ({_workload(f)}): {answered}p99"
+            f" {figure(p99)} ms from the arrival, of which p99"
+            f" {figure(after) if after is not None else '—'} ms after the registry's answer"
+            " (the relay's next poll of the outbox, Kafka, the reporting consumer's batch"
+            " and its commit). The three services, PostgreSQL, Kafka and the load generator"
+            " share two CPUs, so each stage waits for the others at busy moments."
+        )
+    return notes
 
 
 def _workload(f: Freshness) -> str:
