@@ -93,7 +93,7 @@ def why(
         answered = (
             f"the registry answered {figure(f.answered_rate)}/s of {figure(f.offered)}/s"
             " offered, so arrivals queued before it; "
-            if f.answered_rate < 0.99 * f.offered
+            if f.answered_rate < 0.95 * f.offered
             else ""
         )
         notes.append(
