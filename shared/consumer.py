@@ -52,6 +52,9 @@ class Rewind(Exception):
 class Delivery:
     message: IncomingMessage
     event: CloudEvent
+    payload: object
+    """What the catalogue's `parse` made of the event's data, so that a handler need not
+    validate the data a second time."""
 
     @property
     def origin(self) -> tuple[str | None, bytes | None]:
@@ -180,11 +183,11 @@ class CheckpointedConsumer:
         for message in messages:
             try:
                 event = from_binary(message.headers, message.value)
-                self._catalogue.parse(event.type, event.data or {})
+                payload = self._catalogue.parse(event.type, event.data or {})
             except (UndecodableMessage, UnknownEventType, InvalidEventData) as exc:
                 dead.append(DeadLetter(message, str(exc)))
                 continue
-            deliveries.append(Delivery(message, event))
+            deliveries.append(Delivery(message, event, payload))
         return deliveries, dead
 
     async def _process_one_by_one(

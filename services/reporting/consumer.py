@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.registry.domain.events import SelfIdentificationErased
 from services.registry.domain.events import catalogue as registry_catalogue
 from services.reporting.adapters import demographic_feed, generations, store
-from services.reporting.adapters.cache import DerivedCache
+from services.reporting.adapters.held import HeldFacts
 from services.reporting.projections import ProjectedEvent, project_batch
 from services.reporting.projections.model import POLICY_DECISIONS, REGISTRY_PREFIX
-from services.reporting.projections.project import Derived, project_derived
+from services.reporting.projections.project import fold
 from shared.app import ServiceContext
 from shared.catalogue import Catalogue, EventPayload, InvalidEventData
 from shared.consumer import CheckpointedConsumer, Delivery, Rewind
@@ -51,8 +51,8 @@ class _Accepted(EventPayload):
 class ReportingCatalogue(Catalogue):
     """Registry types strictly (upcasters included): the projection cannot skip one. The two
     policy decisions reporting reads by their shape; every other type is accepted and then
-    ignored by the projection, so the policy service can add decisions freely. The consumer
-    only validates with `parse`; the projection reads the data itself."""
+    ignored by the projection, so the policy service can add decisions freely. The
+    projection folds the registry payloads `parse` returns; it reads decisions itself."""
 
     def __contains__(self, event_type: str) -> bool:
         return not event_type.startswith(REGISTRY_PREFIX) or event_type in registry_catalogue
@@ -75,8 +75,10 @@ class ProjectionSwapped(Rewind):
 
 
 class ProjectionConsumer(CheckpointedConsumer):
-    """The projection as a checkpointed consumer. `live` consumers guard against a swap
-    and lock contributors; a rebuild's consumer writes tables nobody else writes."""
+    """The projection as a checkpointed consumer. `live` consumers guard against a swap,
+    lock contributors and write every batch's rows in its transaction; a rebuild's consumer
+    writes tables nobody else writes or reads before the swap, so it holds facts in memory
+    and writes each contributor once (`adapters/held.py`; `write_held` at the end)."""
 
     def __init__(
         self,
@@ -88,7 +90,7 @@ class ProjectionConsumer(CheckpointedConsumer):
         *,
         live: bool,
         max_batch: int = LIVE_BATCH,
-        cache_size: int = 0,
+        held: int = 0,
         on_erasure: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(
@@ -106,25 +108,35 @@ class ProjectionConsumer(CheckpointedConsumer):
         self._generation: int | None = None
         # Live consumers share their tables with other instances (and with a rebuild's
         # swap): what they read must come from the tables every time.
-        self._cache = None if live else DerivedCache(cache_size)
+        self._held = None if live else HeldFacts(held)
         self._on_erasure = on_erasure
         self._erased = False
 
     async def process(self, batch: Mapping[TopicPartition, Sequence[IncomingMessage]]) -> None:
-        if self._cache is None:
-            self._erased = False
-            await super().process(batch)
-            # After the commit: the feed must find the forgotten counts gone.
-            if self._erased and self._on_erasure is not None:
-                self._on_erasure()
+        self._erased = False
+        await super().process(batch)
+        if self._held is not None:
+            # Its own transaction, after the batch's: what it writes was held by this batch
+            # or earlier ones, whose offsets are stored whether or not this one commits.
+            await self._write(self._held, self._held.overflow())
+        # After the commit: the feed must find the forgotten counts gone.
+        elif self._erased and self._on_erasure is not None:
+            self._on_erasure()
+
+    async def write_held(self, per_transaction: int = 2000) -> None:
+        """Writes every contributor still held (a rebuild's, before its swap)."""
+        if self._held is None:
+            raise RuntimeError("a live consumer holds nothing: it writes every batch")
+        everyone = self._held.everyone()
+        for start in range(0, len(everyone), per_transaction):
+            await self._write(self._held, everyone[start : start + per_transaction])
+
+    async def _write(self, held: HeldFacts, contributor_ids: Sequence[str]) -> None:
+        if not contributor_ids:
             return
-        self._cache.begin()
-        try:
-            await super().process(batch)
-        except BaseException:
-            self._cache.forget()
-            raise
-        self._cache.settle()
+        write = held.write(contributor_ids)
+        await store.write_contributors(self._tables, write.rows, write.replacing)
+        held.written(write)
 
     async def on_assigned(
         self, partitions: Sequence[TopicPartition]
@@ -143,7 +155,7 @@ class ProjectionConsumer(CheckpointedConsumer):
                 raise ProjectionSwapped(
                     f"tables are generation {generation}, the position is from {known}"
                 )
-        events = [ProjectedEvent.from_cloudevent(d.event) for d in deliveries]
+        events = [ProjectedEvent.from_cloudevent(d.event, d.payload) for d in deliveries]
         subjects = {e.subject for e in events}
         if self._live:
             await store.lock_contributors(conn, subjects)
@@ -152,16 +164,13 @@ class ProjectionConsumer(CheckpointedConsumer):
                 # batch (durably), and have the feed fetch them again.
                 await demographic_feed.forget_counts(conn)
                 self._erased = True
-        if self._cache is None:
+        if self._held is None:
             _, ops = project_batch(await store.load_facts(conn, subjects), events)
+            await store.apply(conn, ops)
         else:
-            cached = self._cache.known(subjects)
-            loaded = await store.load_facts(conn, subjects - cached.keys())
-            changed, ops = project_derived(
-                {**cached, **{cid: Derived(f) for cid, f in loaded.items()}}, events
-            )
-            self._cache.stage(changed)
-        await store.apply(conn, ops)
+            held = self._held.facts(subjects)
+            stored = await store.load_facts(conn, subjects - held.keys())
+            self._held.hold(fold({**held, **stored}, events), stored.keys())
         latest: dict[TopicPartition, datetime] = {}
         for delivery, event in zip(deliveries, events, strict=True):
             latest[delivery.message.topic_partition] = event.recorded_time
@@ -178,11 +187,11 @@ def projection_consumer(
     group_id: str = GROUP,
     live: bool = True,
     max_batch: int = LIVE_BATCH,
-    cache_size: int = 0,
+    held: int = 0,
     on_erasure: Callable[[], None] | None = None,
 ) -> ProjectionConsumer:
-    """`cache_size` (not live only): contributors whose facts and rows are kept between
-    batches."""
+    """`held` (not live only): contributors whose facts are held in memory before their rows
+    are written."""
     topics = [settings.topics.registry, settings.topics.policy]
     subscriber = transport.subscriber(group_id, topics, client_id=f"{name}-consumer")
     return ProjectionConsumer(
@@ -193,7 +202,7 @@ def projection_consumer(
         settings,
         live=live,
         max_batch=max_batch,
-        cache_size=cache_size,
+        held=held,
         on_erasure=on_erasure,
     )
 

@@ -4,7 +4,10 @@ them in at once.
 1. A staging schema (`<schema>_rebuild`) gets empty copies of the projected tables and
    a checkpoint store of its own.
 2. A consumer in a fresh consumer group reads both topics from the beginning into it,
-   exactly as the live consumer does, until it has caught up with the topics' ends.
+   storing offsets and stream versions as the live consumer does, until it has caught up
+   with the topics' ends. It holds the facts of the contributors it meets in memory and
+   derives and writes each contributor's rows once (`adapters/held.py`): when it holds too
+   many, and, for those still held, once it has caught up.
 3. One transaction, under the swap lock (which waits for live batches in flight and holds
    new ones back), drops the live tables, moves the staged ones into the live schema, puts
    the staging consumer's offsets, stream versions and progress in place of the live
@@ -46,15 +49,16 @@ from shared.settings import ServiceSettings
 SERVICE = "reporting"
 STAGING_CONSUMER = f"{SERVICE}-rebuild"
 REBUILD_BATCH = 5000
-"""Events per transaction of a rebuild. Each batch derives every contributor it touches
-once, loading and storing their whole history, so fewer, larger batches touch each
-contributor fewer times; nobody waits on a rebuild's freshness. Not more: a batch holds the
-event loop while it derives rows, and a batch longer than the Kafka session timeout (10 s)
-gets the consumer thrown out of its group and its partitions re-read."""
+"""Events per transaction of a rebuild: each stores the offsets and stream versions of its
+events, and nobody waits on a rebuild's freshness. Not more: a batch holds the event loop
+while it folds (and writes what it pushed out of memory), and a batch longer than the
+Kafka session timeout (10 s) gets the consumer thrown out of its group and its partitions
+re-read."""
 REBUILD_CACHE = 20_000
-"""Contributors whose facts, rows and effective steps the rebuild keeps between batches (it
-is the only writer of its tables): about 55 KB each with the benchmark's histories (20
-events on average), so about 1.1 GB when full."""
+"""Contributors whose facts the rebuild holds in memory before it derives and writes their
+rows (`adapters/held.py`): about 35 KB each with the benchmark's histories (20 events on
+average), so about 0.7 GB when full. A topic interleaving more contributors than that still
+rebuilds, writing those met again twice or more."""
 
 
 class RebuildError(RuntimeError):
@@ -91,9 +95,10 @@ async def rebuild(
     cache: int = REBUILD_CACHE,
 ) -> RebuildResult:
     """Rebuilds the projected tables from offset 0 and swaps them in; the service may keep
-    running meanwhile. `batch` events per transaction, `cache` contributors kept between
-    batches (0: read from the tables for every batch, as a live consumer does). Raises
-    `RebuildError` on SQLite or while another rebuild runs."""
+    running meanwhile. `batch` events per transaction, `cache` contributors held in memory
+    before their rows are written (0: written after every batch, and read back from the
+    tables when met again, as a live consumer does). Raises `RebuildError` on SQLite or
+    while another rebuild runs."""
     url = settings.database_url_for(SERVICE)
     if not url.startswith("postgresql"):
         raise RebuildError(
@@ -169,10 +174,10 @@ WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)
 
 
 def _compress_with_lz4(connection: Any, _: object) -> None:
-    """The rebuild writes a contributor's whole history (kilobytes of JSON) again for every
-    batch that touches them, and PostgreSQL compresses each copy: with its default (pglz)
-    that was a third of the cost of writing it, with lz4 a small part. The values read the
-    same whichever way they were compressed; a server built without lz4 keeps pglz."""
+    """The rebuild writes every contributor's whole history (kilobytes of JSON), and
+    PostgreSQL compresses each: with its default (pglz) that was a third of the cost of
+    writing it, with lz4 a small part. The values read the same whichever way they were
+    compressed; a server built without lz4 keeps pglz."""
     connection.run_async(lambda driver: driver.execute(_LZ4))
 
 
@@ -196,7 +201,7 @@ async def _consume(
         group_id=group,
         live=False,
         max_batch=sizes[0],
-        cache_size=sizes[1],
+        held=sizes[1],
     )
     stop = asyncio.Event()
     with _collection_paused():
@@ -210,24 +215,29 @@ async def _consume(
                 remaining = sum(lag.values()) if lag else None
                 report(RebuildProgress("consuming", consumer.stats.processed, remaining))
                 if remaining == 0:
-                    return consumer.stats.processed
+                    break
                 await asyncio.sleep(poll_interval)
         finally:
             stop.set()
             await asyncio.gather(running, return_exceptions=True)
             await transport.close()
+        # Whatever the consumer read after the check above is held too: its offsets are
+        # among those the swap moves, so its rows must be in the tables it swaps in.
+        await consumer.write_held()
+    return consumer.stats.processed
 
 
 @contextmanager
 def _collection_paused() -> Iterator[None]:
     """No cyclic garbage collection while the rebuild consumes.
 
-    The cache keeps replacing thousands of contributors' facts and rows, so the objects
-    that survive each batch soon outnumber a quarter of the old ones, which is when Python
-    collects its oldest generation: every batch or so the whole cache was traversed again,
-    for nothing, as what the rebuild drops holds no reference cycles and reference counting
-    frees it. That was over a quarter of the rebuild's CPU. The few cycles made meanwhile
-    (a thousand objects over 100,000 events) are collected once collection resumes.
+    The rebuild holds thousands of contributors' facts, so the objects that survive each
+    batch soon outnumber a quarter of the old ones, which is when Python collects its
+    oldest generation: every batch or so everything held was traversed again, for nothing,
+    as what the rebuild drops holds no reference cycles and reference counting frees it.
+    That was over a quarter of the rebuild's CPU. The few cycles made meanwhile (a thousand
+    objects over 100,000 events) are collected once collection resumes, after everything
+    held has been written and dropped.
     """
     enabled = gc.isenabled()
     gc.disable()

@@ -48,11 +48,9 @@ RowSet = dict[tuple[str, Key], dict[str, Any]]
 """(table name, key) -> value columns."""
 
 
-def derive_rows(facts: ContributorFacts, steps: Sequence[Step] | None = None) -> RowSet:
-    """`steps`: `effective_steps(facts.registry)`, if the caller has them already."""
+def derive_rows(facts: ContributorFacts) -> RowSet:
     cid = facts.contributor_id
-    if steps is None:
-        steps = effective_steps(facts.registry)
+    steps = effective_steps(facts.registry)
     now = steps[-1].state if steps else None
     rows: RowSet = {(CONTRIBUTOR_FACTS.name, (cid,)): _facts_row(facts, now)}
     if now is None:

@@ -124,7 +124,7 @@ def read_event(event: ProjectedEvent) -> Fact | None:
             event.source,
             event.effective_time,
             event.recorded_time,
-            parse(event.type, event.data),
+            parse(event.type, event.data) if event.payload is None else event.payload,
         )
     decision_type = (
         POLICY_DECISIONS.get(event.type) if event.type.startswith(POLICY_PREFIX) else None
@@ -144,11 +144,18 @@ class ContributorFacts:
     """In decision order (`PolicyFact.order`)."""
 
     def with_fact(self, fact: Fact) -> ContributorFacts:
-        """These facts plus `fact`; `self` itself when the fact is already known."""
+        """These facts plus `fact`; `self` itself when the fact is already known.
+
+        Built directly rather than with `dataclasses.replace`, which costs several times
+        more and runs once per event; facts mostly arrive in order, so they are appended
+        and sorted only when they do not."""
         if isinstance(fact, PolicyFact):
             if any(known.event_id == fact.event_id for known in self.policy):
                 return self
-            return replace(self, policy=tuple(sorted((*self.policy, fact), key=_policy_order)))
+            policy = (*self.policy, fact)
+            if len(policy) > 1 and fact.order < policy[-2].order:
+                policy = tuple(sorted(policy, key=_policy_order))
+            return ContributorFacts(self.contributor_id, self.registry, policy)
         for known in self.registry:
             if known.sequence == fact.sequence:
                 if known.event_id != fact.event_id:
@@ -157,7 +164,10 @@ class ContributorFacts:
                         f"but {known.event_id} was seen first"
                     )
                 return self
-        return replace(self, registry=tuple(sorted((*self.registry, fact), key=_sequence)))
+        registry = (*self.registry, fact)
+        if len(registry) > 1 and fact.sequence < registry[-2].sequence:
+            registry = tuple(sorted(registry, key=_sequence))
+        return ContributorFacts(self.contributor_id, registry, self.policy)
 
     def known_at(self, recorded: datetime) -> ContributorFacts:
         """The facts as they had been recorded by `recorded`: derive rows from these to

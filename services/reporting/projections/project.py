@@ -16,7 +16,6 @@ from typing import Any
 from services.reporting.projections.derive import RowSet, derive_rows
 from services.reporting.projections.facts import ContributorFacts, read_event
 from services.reporting.projections.model import Delete, ProjectedEvent, RowOp, Upsert
-from services.reporting.projections.timeline import Step, effective_steps
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,52 +47,35 @@ def project_batch(
 ) -> tuple[dict[str, ContributorFacts], list[RowOp]]:
     """Many events at once: each touched contributor's rows are derived once, at the end.
 
-    Gives the same tables as projecting the events one by one; a consumer uses it per batch
-    and a rebuild uses it with no facts and the whole log.
+    Gives the same tables as projecting the events one by one; a live consumer uses it per
+    batch.
     """
-    derived, ops = project_derived({cid: Derived(f) for cid, f in facts.items()}, events)
-    current = {cid: d.facts for cid, d in derived.items()}
-    return {**facts, **current}, ops
+    changed = fold(facts, events)
+    ops: list[RowOp] = []
+    for contributor_id in sorted(changed):
+        ops.extend(diff(_rows(facts.get(contributor_id)), derive_rows(changed[contributor_id])))
+    return {**facts, **changed}, ops
 
 
-@dataclass(frozen=True, slots=True)
-class Derived:
-    """A contributor's facts, and the rows derived from them if they are already known."""
-
-    facts: ContributorFacts
-    rows: RowSet | None = None
-    steps: tuple[Step, ...] = ()
-    """The effective steps the rows came from, if known: the facts that arrive later mostly
-    take effect after them, so a later derivation folds only those."""
-
-    def derived_rows(self) -> RowSet:
-        return self.rows if self.rows is not None else derive_rows(self.facts)
-
-
-def project_derived(
-    known: Mapping[str, Derived], events: Iterable[ProjectedEvent]
-) -> tuple[dict[str, Derived], list[RowOp]]:
-    """`project_batch` for a caller that keeps derived rows between batches: rows given in
-    `known` are not derived again. Returns the contributors the events changed, with their
-    new facts and rows, and the operations."""
-    current = {cid: d.facts for cid, d in known.items()}
+def fold(
+    facts: Mapping[str, ContributorFacts], events: Iterable[ProjectedEvent]
+) -> dict[str, ContributorFacts]:
+    """The facts of the contributors the events change, with the events folded in; nothing
+    is derived. Raises what `read_event` and `ContributorFacts.with_fact` raise, before
+    anything is returned."""
+    changed: dict[str, ContributorFacts] = {}
     for event in events:
         fact = read_event(event)
         if fact is None:
             continue
-        facts = current.get(event.subject, ContributorFacts(event.subject))
-        current[event.subject] = facts.with_fact(fact)
-    changed: dict[str, Derived] = {}
-    ops: list[RowOp] = []
-    for contributor_id in sorted(current):
-        after = current[contributor_id]
-        before = known.get(contributor_id)
-        if before is None or after is not before.facts:
-            steps = effective_steps(after.registry, before.steps if before else ())
-            rows = derive_rows(after, steps)
-            ops.extend(diff(before.derived_rows() if before else {}, rows))
-            changed[contributor_id] = Derived(after, rows, tuple(steps))
-    return changed, ops
+        before = changed.get(event.subject)
+        if before is None:
+            before = facts.get(event.subject)
+        current = before if before is not None else ContributorFacts(event.subject)
+        after = current.with_fact(fact)
+        if after is not before:
+            changed[event.subject] = after
+    return changed
 
 
 def diff(before: RowSet, after: RowSet) -> list[RowOp]:

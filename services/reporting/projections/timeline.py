@@ -72,26 +72,11 @@ class Spell:
     contributor_type: str
 
 
-def effective_steps(facts: Sequence[RegistryFact], known: Sequence[Step] = ()) -> list[Step]:
-    """Empty until the registration is known: before it there is no contributor.
-
-    `known`: the steps of some of these facts, computed before. They are the first steps
-    still when the registration is theirs and every fact they lack takes effect after their
-    last (as most new facts do; a back-dated one sorts before it): then only the new facts
-    are folded, onto the last known state.
-    """
+def effective_steps(facts: Sequence[RegistryFact]) -> list[Step]:
+    """Empty until the registration is known: before it there is no contributor."""
     registration = next((f for f in facts if isinstance(f.payload, Registered)), None)
     if registration is None:
         return []
-    if known and known[0].fact is registration:
-        folded = {step.fact.sequence for step in known}
-        new = sorted((f for f in facts if f.sequence not in folded), key=_effective_order)
-        if (
-            not new
-            or len(known) == 1
-            or _effective_order(known[-1].fact) < _effective_order(new[0])
-        ):
-            return _fold(registration, list(known), new)
     rest = sorted((f for f in facts if f is not registration), key=_effective_order)
     return _fold(
         registration,

@@ -15,7 +15,6 @@ from services.registry.domain.contributor import StoredFact, as_of_effective
 from services.registry.domain.errors import DomainError
 from services.registry.domain.events import parse
 from services.reporting.projections import MemoryTables, project, project_batch
-from services.reporting.projections.timeline import effective_steps
 from tests.unit.registry import strategies as s
 from tests.unit.registry.support import CID
 
@@ -131,17 +130,3 @@ def test_live_projection_of_back_dated_histories_equals_a_rebuild(
         assert grant["held_until"] is None or (
             x["exposed_until"] is not None and x["exposed_until"] <= grant["held_until"]
         )
-
-
-@settings(max_examples=60, deadline=None)
-@given(history=histories, data=st.data())
-def test_steps_extended_with_later_facts_are_the_steps_folded_afresh(
-    history: tuple[RegistryCommand, list[Step]], data: st.DataObject
-) -> None:
-    """Whatever subset of the facts was folded before (a cache's earlier batches), reusing
-    its steps gives the fold of all of them: back-dated facts make it fold afresh."""
-    eco = play(*history)
-    registry = project_batch({}, eco.events)[0][CID].registry
-    seen = data.draw(st.sets(st.sampled_from(range(len(registry)))))
-    earlier = effective_steps(tuple(f for i, f in enumerate(registry) if i in seen))
-    assert effective_steps(registry, earlier) == effective_steps(registry)
