@@ -59,7 +59,7 @@ PROFILE = (
     " innermost frames. Raw samples stay in DIR, for flame graphs."
 )
 OLD_SETTINGS = (500, 0)
-"""The rebuild's events per transaction and contributors kept, before the fix."""
+"""The rebuild's events per transaction and contributors held, before the fix."""
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,7 @@ def rebuild_tables(rebuilt: Rebuilt, before: Rebuilt | None) -> list[Table]:
                 _yes(r.saw_everything),
             ]
         )
-    header = ["what", "batch / cache", "events", "seconds", "events/s", "to first event s"]
+    header = ["what", "batch / held", "events", "seconds", "events/s", "to first event s"]
     header += ["CPU (this process)", "saw every event"]
     input_rows = [
         [
@@ -229,15 +229,16 @@ def method(rebuilt: Rebuilt, freshness: Sequence[Freshness], fed: Fed, settle: f
         " the records (same isolation level). Afterwards the rebuild must have applied"
         " every message on the topics and `contributor_facts` must hold one row per"
         " contributor generated. `before the fix` is the same call with the settings the"
-        " rebuild had before (500 events per transaction, no facts kept between batches),"
-        " on the first events of the same topics."
+        " rebuild had before (500 events per transaction, every contributor a batch"
+        " touches written in that batch), on the first events of the same topics."
         + (
             ""
             if rebuilt.cache == 0
-            else " The rebuild keeps the facts and rows of up to"
-            f" {rebuilt.cache:,} contributors between batches: with cohorts this size every"
-            " contributor it meets again is still held, which a topic interleaving more"
-            " contributors than that would not give."
+            else " The rebuild holds the facts of up to"
+            f" {rebuilt.cache:,} contributors in memory and derives and writes each one's"
+            " rows once, when pushed out or at the end: with cohorts this size nobody is"
+            " written twice, which a topic interleaving more contributors than that would"
+            " not give."
         ),
         "B4: `wfe serve registry` (relay included), `wfe serve policy` and `wfe serve"
         " reporting` in processes of their own on a fresh database and private topics."
