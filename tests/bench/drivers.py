@@ -132,6 +132,9 @@ class OpenLoopResult:
     measurement: Measurement
     """Events answered, over the time until the last answer (or until giving up)."""
     unanswered: int
+    started: float
+    """When the first arrival was due (`time.perf_counter`); arrival i was due `i / rate`
+    seconds later."""
 
 
 async def open_loop(
@@ -175,7 +178,7 @@ async def open_loop(
     await asyncio.gather(*pending, return_exceptions=True)
     events = sum(task.result() for task in done)
     latencies += [math.inf] * len(pending)
-    return OpenLoopResult(Measurement(events, elapsed, latencies), len(pending))
+    return OpenLoopResult(Measurement(events, elapsed, latencies), len(pending), start)
 
 
 def open_loop_threads(appends: Sequence[SyncAppend], rate: float, arrivals: int) -> Measurement:

@@ -28,6 +28,7 @@ from tests.bench.reporting_freshness import Freshness, Watcher, measure, warm_up
 from tests.bench.reporting_memory import Fed, Rss, feed_registry, resident, settle
 from tests.bench.reporting_rebuild import Rebuilt, fill, measure_rebuild
 from tests.bench.reporting_report import (
+    cpu_table,
     freshness_table,
     is_complete,
     memory_table,
@@ -152,6 +153,7 @@ async def _pipeline(url: str, where: Stack, plan: Plan) -> tuple[list[Freshness]
         service("policy", where) as policy,
         service("reporting", where) as reporting,
     ):
+        servers = {"registry": registry, "policy": policy, "reporting": reporting}
         engine = create_engine(url, schema="reporting", pool_size=2)
         watcher = Watcher(engine, where.kafka, where.topics["policy"])
         await watcher.start()
@@ -174,6 +176,7 @@ async def _pipeline(url: str, where: Stack, plan: Plan) -> tuple[list[Freshness]
                         connections=64 if batch == 1 else 16,
                         grace=plan.grace,
                         settle=30,
+                        watched_processes=servers,
                     )
                 )
         finally:
@@ -181,7 +184,6 @@ async def _pipeline(url: str, where: Stack, plan: Plan) -> tuple[list[Freshness]
             await engine.dispose()
         fed = await feed_registry(where, plan.memory_events, plan.chunk)
         state = await settle(where, plan.settle)
-        servers = {"registry": registry, "policy": policy, "reporting": reporting}
         return found, resident(servers, state, fed), fed
 
 
@@ -208,6 +210,7 @@ async def run(admin_url: str, kafka: str, plan: Plan, profile: Path | None = Non
         [
             *rebuild_tables(rebuilt, before),
             freshness_table(freshness),
+            cpu_table(freshness),
             memory_table(memory),
             *profile_tables(summaries),
         ],

@@ -20,9 +20,10 @@ import asyncio
 import itertools
 import json
 import math
+import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ from services.reporting.adapters.tables import contributor_facts
 from tests.bench.drivers import Measurement, open_loop
 from tests.bench.http_client import Call, CallFactory, Clients, Endpoint, Response
 from tests.bench.processes import TOPIC_PARTITIONS, Server
+from tests.bench.sections import cpu_seconds, machine_busy
 
 REST = "REST registration"
 BATCHED = "CloudEvents batches"
@@ -189,6 +191,39 @@ class Watcher:
 
 
 @dataclass(frozen=True)
+class CpuUse:
+    """Cores busy while the arrivals came (until the registry's last answer or giving up on
+    it)."""
+
+    services: dict[str, float]
+    """Each service process."""
+    machine: float
+    """Every process of the machine: the services, PostgreSQL, Kafka, this load generator."""
+    cores: int
+
+
+class _CpuWatch:
+    def __init__(self, processes: Mapping[str, Server]) -> None:
+        self._pids = {name: server.pid for name, server in processes.items()}
+        self._before = {name: cpu_seconds(pid) for name, pid in self._pids.items()}
+        self._machine = machine_busy()
+        self.began = time.perf_counter()
+
+    def used(self, seconds: float) -> CpuUse | None:
+        machine = machine_busy()
+        if not seconds or machine is None or self._machine is None:
+            return None
+        cores = os.cpu_count() or 1
+        busy, total = machine[0] - self._machine[0], machine[1] - self._machine[1]
+        services = {}
+        for name, pid in self._pids.items():
+            before, after = self._before[name], cpu_seconds(pid)
+            if before is not None and after is not None:
+                services[name] = (after - before) / seconds
+        return CpuUse(services, cores * busy / total if total else 0.0, cores)
+
+
+@dataclass(frozen=True)
 class Freshness:
     subject: str
     """REST registration, or CloudEvents batches."""
@@ -208,6 +243,7 @@ class Freshness:
     policy_after_answer: Measurement
     seen_reporting: int
     seen_policy: int
+    cpu: CpuUse | None = None
 
     @property
     def saw_everything(self) -> bool:
@@ -235,9 +271,11 @@ async def measure(
     connections: int,
     grace: float,
     settle: float,
+    watched_processes: Mapping[str, Server] | None = None,
 ) -> Freshness:
     """`rate` contributors per second for `seconds` (arrivals of `batch` contributors),
-    then up to `settle` seconds for the pipeline to show the last of them."""
+    then up to `settle` seconds for the pipeline to show the last of them; the CPU of
+    `watched_processes` (by name) while the arrivals came."""
     posting = Posting()
     arrivals = max(1, round(rate * seconds / batch))
     pool = await Clients.open(registry.endpoint, connections)
@@ -249,15 +287,16 @@ async def measure(
         return made
 
     try:
-        began = time.perf_counter()
+        clock = _CpuWatch(watched_processes or {})
         done = await open_loop(pool.appends(watched), rate / batch, arrivals, grace)
+        cpu = clock.used(time.perf_counter() - clock.began)
     finally:
         await pool.close()
     accepted = [cid for i in sorted(posting.accepted) for cid in posting.subjects[i]]
     await watcher.settle(accepted, settle)
 
     def scheduled(i: int) -> float:
-        return began + i * batch / rate
+        return done.started + i * batch / rate
 
     def answered(i: int) -> float:
         return posting.answered[i]
@@ -281,6 +320,7 @@ async def measure(
         Measurement(n, span, _latencies(posting, watcher.decided, answered)),
         sum(1 for cid in accepted if cid in watcher.reported),
         sum(1 for cid in accepted if cid in watcher.decided),
+        cpu,
     )
 
 

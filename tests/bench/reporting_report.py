@@ -96,13 +96,20 @@ def why(
             if f.answered_rate < 0.95 * f.offered
             else ""
         )
+        busy = ""
+        if f.cpu is not None:
+            each = ", ".join(f"{name} {used:.2f}" for name, used in f.cpu.services.items())
+            busy = (
+                f" While the arrivals came, {f.cpu.machine:.2f} of the machine's"
+                f" {f.cpu.cores} CPUs were busy ({each}; the rest PostgreSQL, Kafka and the"
+                " load generator): each stage waits for the others' CPU."
+            )
         notes.append(
             f"Why the freshness target is missed here ({_workload(f)}): {answered}p99"
             f" {figure(p99)} ms from the arrival, of which p99"
             f" {figure(after) if after is not None else '—'} ms after the registry's answer"
             " (the relay's next poll of the outbox, Kafka, the reporting consumer's batch"
-            " and its commit). The three services, PostgreSQL, Kafka and the load generator"
-            " share two CPUs, so each stage waits for the others at busy moments."
+            f" and its commit).{busy}"
         )
     return notes
 
@@ -195,6 +202,33 @@ def freshness_table(results: Sequence[Freshness]) -> Table:
         "seen in reports / decisions",
     ]
     return Table("B4: end-to-end freshness, open loop", header, rows, frozenset({0}))
+
+
+def cpu_table(results: Sequence[Freshness]) -> Table:
+    services = ("registry", "policy", "reporting")
+    rows = []
+    for f in results:
+        if f.cpu is None:
+            continue
+        used = [f.cpu.services.get(name) for name in services]
+        rest = f.cpu.machine - sum(u for u in used if u is not None)
+        rows.append(
+            [
+                _workload(f),
+                f"{figure(f.offered)}/s",
+                *(f"{u:.2f}" if u is not None else "—" for u in used),
+                f"{rest:.2f}",
+                f"{f.cpu.machine:.2f} of {f.cpu.cores}",
+            ]
+        )
+    header = [
+        "workload",
+        "offered",
+        *services,
+        "everything else (PostgreSQL, Kafka, load generator)",
+        "whole machine",
+    ]
+    return Table("B4: CPU cores busy while the registrations arrived", header, rows, frozenset({0}))
 
 
 def memory_table(found: Sequence[Rss]) -> Table:
