@@ -34,6 +34,7 @@ from tests.bench.sections import (
     RunRecord,
     Section,
     Target,
+    cores,
     figure,
     plural,
     profile_option,
@@ -165,7 +166,7 @@ def _busy_tails(results: Results, rate: float, best: float) -> list[str]:
         p99 = found.measurement.percentile_ms(99) if found else None
         if found is None or p99 is None or p99 <= P99_TARGET:
             continue
-        cpu = f" at {found.service_cpu:.2f} CPU" if found.service_cpu is not None else ""
+        cpu = f" at {cores(found.service_cpu, found.measurement.seconds)} CPU"
         notes.append(
             f"Why the latency target is missed here ({subject}): {rate:,.0f} writes/s offered"
             f" is {ratio(rate, best)} of the most the registry completes here ({figure(best)}"
