@@ -34,7 +34,7 @@ LIBRARIES = (
     ("(pydantic", "pydantic"),
     ("(json/", "json"),
     ("(jwt/", "PyJWT"),
-    ("(aiokafka/", "aiokafka (relay)"),
+    ("(aiokafka/", "aiokafka (Kafka client)"),
     ("(prometheus_client/", "prometheus_client"),
     ("(cedarpy/", "cedarpy (Cedar)"),
     ("(anyio/", "anyio (thread pool)"),
