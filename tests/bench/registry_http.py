@@ -20,9 +20,11 @@ from tests.bench.harness import Span
 from tests.bench.ours import OurStore
 from tests.bench.processes import bare_app, service, stack
 from tests.bench.profiling import Profile, summarize, top_libraries
+from tests.bench.raw import RawAsyncpg
 from tests.bench.registry_measure import (
     BARE,
     CE,
+    RAW,
     REST,
     SINGLE,
     STORE,
@@ -93,16 +95,17 @@ def targets(results: Results, plan: Plan) -> list[Target]:
         claim = f"single-event writes, {plan.clients} clients: {subject}"
         found.append(Target(claim, r.rate, SINGLE_TARGET, "ev/s", "; ".join(p for p in peers if p)))
     size = max(plan.batch_sizes)
-    batched, store_batch = results.find(CE, batch(size)), results.find(STORE, batch(size))
+    batched = results.find(CE, batch(size))
     if batched is not None:
-        peer = _versus(
-            batched.rate,
-            f"{STORE}, same batches",
-            store_batch.rate if store_batch else None,
-            "ev/s",
-        )
+        peers = []
+        for peer in (STORE, RAW):
+            other = results.find(peer, batch(size))
+            rate = other.rate if other else None
+            peers.append(_versus(batched.rate, f"{peer}, same batches", rate, "ev/s"))
         claim = f"batch ingestion, {batch(size)}, {plural(plan.batch_clients, 'client')}"
-        found.append(Target(claim, batched.rate, BATCH_TARGET, "ev/s", peer))
+        found.append(
+            Target(claim, batched.rate, BATCH_TARGET, "ev/s", "; ".join(p for p in peers if p))
+        )
     top = float(max(plan.open_rates))
     for subject in (REST, CE):
         r = results.find(subject, SINGLE, top)
@@ -138,10 +141,12 @@ def why(results: Results, plan: Plan, profiles: Sequence[tuple[str, Profile]]) -
         )
     size = max(plan.batch_sizes)
     batched, store_batch = results.find(CE, batch(size)), results.find(STORE, batch(size))
+    raw_batch = results.find(RAW, batch(size))
     if batched is not None and batched.rate < BATCH_TARGET and store_batch is not None:
+        floor = f" (a raw COPY of them, {figure(raw_batch.rate)} ev/s)" if raw_batch else ""
         notes.append(
             f"Why the batch target is missed here: the store alone appends"
-            f" {figure(store_batch.rate)} ev/s in the same batches, without HTTP or"
+            f" {figure(store_batch.rate)} ev/s in the same batches{floor}, without HTTP or"
             " validation; every posted event is also validated as a CloudEvent, parsed"
             " against the catalogue, turned into a command and decided in Python. Where the"
             f" service's time goes: {top_libraries(profiles, 'batch')}."
@@ -193,7 +198,9 @@ def method(plan: Plan) -> list[str]:
         " as `application/cloudevents-batch+json`. Store alone: `PostgresEventStore.append`"
         f" in `engine.begin()` from this process, {plan.clients} writers (one pooled"
         " connection each), own schema of the same database; its batches append to one new"
-        " stream per call.",
+        " stream per call. Raw COPY (issue 9's B2 floor for batches): asyncpg's"
+        " `copy_records_to_table` of the same number of events, and their outbox rows, in"
+        " one transaction, into tables of the same migration in a schema of their own.",
         "Closed loop: every client sends its next request when the last is answered;"
         " latency = one request. Open loop: requests arrive at a fixed rate whatever the"
         f" answers, over up to {plan.open_connections} connections; latency runs from each"
@@ -206,7 +213,7 @@ def method(plan: Plan) -> list[str]:
         f" the services take turns. Open loops: {plan.open_loop.seconds or 0:g} s at each rate."
         " Before each measurement the registry's outbox is drained (relay caught up).",
         "After each measurement the events stored are counted (registry: new rows of its"
-        " events table; store: rows after emptying it first) and must cover every"
+        " events table; store and raw COPY: rows after emptying it first) and must cover every"
         " acknowledged event. Service CPU: CPU time of the server process (store alone:"
         " this process) per second of measurement; load CPU: this process, generating HTTP.",
     ]
@@ -218,10 +225,12 @@ async def run(admin_url: str, kafka: str, plan: Plan, profile: Path | None = Non
         admin = await TableAdmin.connect(url)
         try:
             store = OurStore(url, "bench_store", admin)
+            raw = RawAsyncpg(url, "bench_raw", admin, outbox=True)
             await store.create()
+            await raw.create()
             server_facts = await admin.server_facts()
             async with bare_app() as bare, service("registry", where) as registry:
-                bench = RegistryBench(plan, registry, bare, store, admin)
+                bench = RegistryBench(plan, registry, bare, store, raw, admin)
                 results = await bench.run()
                 profiles = await bench.profile(profile, 8) if profile else []
         finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from tests.bench.http_client import CallFactory
 from tests.bench.ours import OurStore
 from tests.bench.processes import Server
 from tests.bench.profiling import recording
+from tests.bench.raw import RawAsyncpg
 from tests.bench.sections import plural
 from tests.bench.service_load import Results, http_closed, http_open, in_process
 from tests.bench.tables import TableAdmin
@@ -24,6 +26,7 @@ REST = "registry REST"
 CE = "registry CloudEvents"
 BARE = "bare FastAPI"
 STORE = "store alone"
+RAW = "raw COPY"
 SINGLE = "1 event/request"
 SCHEMA = "registry"
 
@@ -53,12 +56,20 @@ class Plan:
 
 class RegistryBench:
     def __init__(
-        self, plan: Plan, registry: Server, bare: Server, store: OurStore, admin: TableAdmin
+        self,
+        plan: Plan,
+        registry: Server,
+        bare: Server,
+        store: OurStore,
+        raw: RawAsyncpg,
+        admin: TableAdmin,
     ) -> None:
         self.plan = plan
         self.registry = registry
         self.bare = bare
         self.store = store
+        self.raw = raw
+        """The batches' floor: COPY of the same rows and their outbox rows (issue 9's B2)."""
         self.admin = admin
         self.results = Results()
 
@@ -119,6 +130,7 @@ class RegistryBench:
             )
             self.results.add(result)
             await self.store_closed(plan.batch_clients, size, plan.batch)
+            await self.raw_closed(plan.batch_clients, size, plan.batch)
 
     def _calls(self, subject: str) -> CallFactory:
         if subject == BARE:
@@ -143,21 +155,40 @@ class RegistryBench:
         self.results.add(result)
 
     async def store_closed(self, writers: int, size: int, span: Span) -> None:
+        async with self.store.writers(writers) as pool:
+            # New streams after the tables are emptied: writers track their versions.
+            await self._in_process(
+                STORE,
+                self.store,
+                lambda: pool.single() if size == 1 else pool.batch(size),
+                writers,
+                size,
+                span,
+            )
+
+    async def raw_closed(self, writers: int, size: int, span: Span) -> None:
+        async with self.raw.writers(writers) as pool:
+            await self._in_process(RAW, self.raw, lambda: pool.copy(size), writers, size, span)
+
+    async def _in_process(
+        self,
+        subject: str,
+        bench: OurStore | RawAsyncpg,
+        append: Callable[[], AsyncAppend],
+        writers: int,
+        size: int,
+        span: Span,
+    ) -> None:
         await self.quiet()
         workload = SINGLE if size == 1 else batch(size)
-        async with self.store.writers(writers) as pool:
-
-            def appends() -> list[AsyncAppend]:
-                # New streams after the tables are emptied: writers track their versions.
-                return [pool.single() if size == 1 else pool.batch(size) for _ in range(writers)]
-
-            await closed_loop(appends(), size, Budget(events=self.plan.warmup * writers * size))
-            await self.store.reset()
-            began = time.process_time()
-            m = await closed_loop(appends(), size, span.budget())
-            cpu = time.process_time() - began
-        stored = (await self.store.stored()).events
-        self.results.add(in_process(STORE, workload, writers, m, stored, cpu))
+        warmup = Budget(events=self.plan.warmup * writers * size)
+        await closed_loop([append() for _ in range(writers)], size, warmup)
+        await bench.reset()
+        began = time.process_time()
+        m = await closed_loop([append() for _ in range(writers)], size, span.budget())
+        cpu = time.process_time() - began
+        stored = (await bench.stored()).events
+        self.results.add(in_process(subject, workload, writers, m, stored, cpu))
 
     async def store_opened(self, rate: int) -> None:
         await self.quiet()
