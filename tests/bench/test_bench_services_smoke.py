@@ -10,7 +10,7 @@ from __future__ import annotations
 from tests.bench import policy, registry_http
 from tests.bench.policy_access import BARE as CHECK_BARE
 from tests.bench.policy_access import ENGINE, POLICY
-from tests.bench.registry_measure import BARE, CE, REST, STORE
+from tests.bench.registry_measure import BARE, CE, RAW, REST, STORE
 
 
 async def test_registry_over_http_answers_and_stores_every_acknowledged_write(
@@ -18,7 +18,7 @@ async def test_registry_over_http_answers_and_stores_every_acknowledged_write(
 ) -> None:
     report = await registry_http.run(postgres_admin_url, kafka_bootstrap, registry_http.QUICK)
 
-    assert {r.subject for r in report.results} == {REST, CE, BARE, STORE}
+    assert {r.subject for r in report.results} == {REST, CE, BARE, STORE, RAW}
     assert {r.offered is None for r in report.results} == {True, False}
     for result in report.results:
         assert result.measurement.events > 0, result
