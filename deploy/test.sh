@@ -48,10 +48,32 @@ finish() {
     fi
     printf '\nphases:\n'
     printf '%s\n' "${results[@]}"
+    failed_tests
     ((status == 0)) && printf 'all passed\n' || printf 'FAILED\n'
     exit "$status"
 }
 trap finish EXIT
+
+# The names of the tests that failed, last, where a reader of only the log's tail sees them.
+junit=.wfe/pytest.xml
+failed_tests() {
+    [[ -s $junit ]] || return 0
+    python3 - "$junit" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+
+failures = []
+for case in ET.parse(sys.argv[1]).iter("testcase"):
+    problem = case.find("failure")
+    if problem is None:
+        problem = case.find("error")
+    if problem is not None:
+        message = (problem.get("message") or "").partition("\n")[0]
+        failures.append(f"  {case.get('classname')}::{case.get('name')}: {message[:160]}")
+if failures:
+    print("failed tests:", *failures, sep="\n")
+PY
+}
 
 setup_venv() {
     # A venv made without ensurepip (Debian's python3-venv missing) has python but no pip.
@@ -83,4 +105,5 @@ install_chromium() {
     apt-get update -q && apt-get install -y -q chromium
 }
 phase "chromium" install_chromium || failed=1
-phase "pytest" pytest -q -p no:cacheprovider "$@" || failed=1
+rm -f "$junit"
+phase "pytest" pytest -q -p no:cacheprovider --junitxml="$junit" "$@" || failed=1
