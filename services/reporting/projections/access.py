@@ -103,9 +103,14 @@ def exposures(
 def uncovered_by_contracts(contracts: Iterable[Contract]) -> list[Span]:
     """The stretches after the first contract started that no contract covers; a contract
     covers its start day to its end day inclusive (UTC days)."""
+    # By start alone: contracts starting the same day may be open-ended (None) or not, and
+    # which of them comes first does not change the stretches covered.
     spans = sorted(
-        (midnight(c.start), None if c.end is None else midnight(c.end + timedelta(days=1)))
-        for c in contracts
+        (
+            (midnight(c.start), None if c.end is None else midnight(c.end + timedelta(days=1)))
+            for c in contracts
+        ),
+        key=lambda span: span[0],
     )
     if not spans:
         return []

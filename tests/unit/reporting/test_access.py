@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from services.registry.domain import commands as c
+from services.registry.domain.state import Contract
 from services.reporting.projections import MemoryTables, project_batch
+from services.reporting.projections.access import uncovered_by_contracts
 from services.reporting.projections.reports import (
     access_after_end,
     external_sensitive_access,
@@ -107,3 +109,16 @@ def test_revocations_end_holding_when_they_took_effect_unless_back_dated() -> No
         ("g-3", at(3, 1)),
     ]
     assert tables.rows("access_exposures") == []
+
+
+@pytest.mark.parametrize("open_first", [True, False])
+def test_contracts_starting_the_same_day_one_open_ended(open_first: bool) -> None:
+    # Hypothesis found this: sorting (start, end) pairs compared an open end (None) with a
+    # date when two contracts started the same day, and the projection raised.
+    start = date(2024, 11, 1)
+    open_ended = Contract("k-1", "Acme", start, None, "doc:1", "in_force")
+    one_day = Contract("k-2", "Acme", start, start, "doc:2", "in_force")
+    both = [open_ended, one_day] if open_first else [one_day, open_ended]
+    assert uncovered_by_contracts(both) == []
+    # Without the open-ended one, what follows the one day is uncovered.
+    assert uncovered_by_contracts([one_day]) == [(midnight(start + DAY), None)]
