@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -28,6 +29,8 @@ from shared.tracing import headers_from_metadata
 from shared.transport.base import OutgoingMessage, Publisher
 
 log = logging.getLogger(__name__)
+
+_ANY_PENDING = "SELECT EXISTS (SELECT 1 FROM outbox)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,10 @@ def to_message(event: RecordedEvent, topic: str, source: str) -> OutgoingMessage
 
 async def outbox_backlog(conn: AsyncConnection) -> int:
     return int(await conn.scalar(sa.select(sa.func.count()).select_from(outbox)) or 0)
+
+
+class DatabaseLost(ConnectionError):
+    """The relay's connection failed outside SQLAlchemy (see `_any_pending`)."""
 
 
 class OutboxRelay:
@@ -83,6 +90,8 @@ class OutboxRelay:
     async def publish_batch(self, conn: AsyncConnection) -> int:
         """One round: publish up to a batch of outbox events in position order and delete
         them. Returns how many were published; raises (deleting none) if publishing fails."""
+        if not await _any_pending(conn):
+            return 0
         async with conn.begin():
             rows = await conn.execute(
                 sa.select(*COLUMNS)
@@ -134,7 +143,7 @@ class OutboxRelay:
         while not stop.is_set():
             try:
                 published = await self.publish_batch(conn)
-            except sa.exc.DBAPIError:
+            except (sa.exc.DBAPIError, DatabaseLost):
                 raise
             except Exception as exc:  # the transport's failure: keep the outbox, retry later
                 log.warning("relay %s could not publish: %s", self._config.service, exc)
@@ -142,6 +151,24 @@ class OutboxRelay:
                 continue
             if published < self._config.batch_size:
                 await _wait(stop, self._config.idle_delay)
+
+
+async def _any_pending(conn: AsyncConnection) -> bool:
+    """Whether the outbox holds anything, asked before reading a batch. An idle relay asks
+    fifty times a second; through SQLAlchemy (a transaction, the joined select, the result
+    machinery) each round cost about 380 µs of the service's CPU, on asyncpg directly
+    about 15 µs. SQLite (the embedded mode) is asked through the batch query itself."""
+    if conn.dialect.name != "postgresql":
+        return True
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    try:
+        return bool(await driver.fetchval(_ANY_PENDING))
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        # What SQLAlchemy would have made a DBAPIError and invalidated: the pool must not
+        # hand this connection out again, and the relay reconnects.
+        await conn.invalidate()
+        raise DatabaseLost(f"asking whether the outbox holds events: {exc}") from exc
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
