@@ -126,10 +126,11 @@ class CheckpointedConsumer:
         try:
             while not stop.is_set():
                 batch = await self._subscriber.fetch(self._max_batch, self._fetch_timeout_ms)
-                if not batch:
-                    continue
                 try:
-                    await self.process(batch)
+                    if batch:
+                        await self.process(batch)
+                    else:
+                        await self.idle()
                 except Rewind:
                     await self._rewind()
                 except (sa.exc.DBAPIError, OSError) as exc:
@@ -154,6 +155,11 @@ class CheckpointedConsumer:
         for tp, behind in lag.items():
             CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(behind)
         return lag
+
+    async def idle(self) -> None:
+        """Called when a fetch brought nothing. A subclass whose stored position can be moved
+        under it (reporting's rebuild swap) checks here, and raises `Rewind`, so that it
+        does not wait for the next message to notice."""
 
     async def process(self, batch: Mapping[TopicPartition, Sequence[IncomingMessage]]) -> None:
         messages = [m for part in batch.values() for m in part]

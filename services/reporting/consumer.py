@@ -9,6 +9,7 @@ effects; this module adds what consuming two topics into one projection needs:
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
@@ -40,6 +41,8 @@ GROUP = "reporting"
 LIVE_BATCH = 500
 """Events per transaction of a live consumer: small enough to keep freshness in
 milliseconds, large enough that a burst is applied in few transactions."""
+IDLE_CHECK_SECONDS = 0.5
+"""How often a live consumer with nothing to read looks for a swapped-in rebuild."""
 
 
 class _Accepted(EventPayload):
@@ -111,6 +114,7 @@ class ProjectionConsumer(CheckpointedConsumer):
         self._held = None if live else HeldFacts(held)
         self._on_erasure = on_erasure
         self._erased = False
+        self._next_idle_check = 0.0
 
     async def process(self, batch: Mapping[TopicPartition, Sequence[IncomingMessage]]) -> None:
         self._erased = False
@@ -147,14 +151,27 @@ class ProjectionConsumer(CheckpointedConsumer):
                 self._generation = await generations.current(conn)
         return await super().on_assigned(partitions)
 
+    async def idle(self) -> None:
+        """A swap must be noticed without a message to process: the events this consumer
+        applied to the tables after the rebuild stopped reading went with those tables,
+        and its position is past the offsets the swap moved in."""
+        now = time.monotonic()
+        if not self._live or now < self._next_idle_check:
+            return
+        self._next_idle_check = now + IDLE_CHECK_SECONDS
+        async with self._tables.connect() as conn:
+            self._check_generation(await generations.current(conn))
+
+    def _check_generation(self, generation: int) -> None:
+        if generation != self._generation:
+            known, self._generation = self._generation, generation
+            raise ProjectionSwapped(
+                f"tables are generation {generation}, the position is from {known}"
+            )
+
     async def _project(self, conn: AsyncConnection, deliveries: Sequence[Delivery]) -> None:
         if self._live:
-            generation = await generations.enter_batch(conn)
-            if generation != self._generation:
-                known, self._generation = self._generation, generation
-                raise ProjectionSwapped(
-                    f"tables are generation {generation}, the position is from {known}"
-                )
+            self._check_generation(await generations.enter_batch(conn))
         events = [ProjectedEvent.from_cloudevent(d.event, d.payload) for d in deliveries]
         subjects = {e.subject for e in events}
         if self._live:

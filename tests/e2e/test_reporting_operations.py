@@ -13,9 +13,17 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from services.reporting.adapters.tables import contributor_facts, demographic_counts
+from services.reporting.adapters import generations
+from services.reporting.adapters.tables import (
+    PROJECTED,
+    contributor_facts,
+    demographic_counts,
+    rebuilds,
+)
+from services.reporting.consumer import CONSUMER
 from services.reporting.projections.reports.dei import FEW
 from services.reporting.rebuild import rebuild
+from shared.eventstore.tables import checkpoints, consumed_streams
 from tests.e2e import test_reporting_expected as expected
 from tests.e2e.registry_client import PROBLEM, RegistryClient
 from tests.e2e.test_reporting_script import Script, Stack, caught_up, scripted
@@ -217,3 +225,33 @@ async def test_two_instances_split_the_partitions_and_agree(
         await eventually(done, 30, "both instances to catch up")
         assert all(c.stats.processed > 0 for c in pair), [c.stats for c in pair]
         assert await snapshot(engine) == live, f"after {time.monotonic() - started:.1f}s"
+
+
+async def test_an_idle_live_consumer_notices_a_swap(real_stack: Stack, real_script: Script) -> None:
+    # A rebuild stops reading before it swaps; what a live consumer applies in between goes
+    # with the old tables, and the swap moves the stored offsets back. When nothing more
+    # arrives, the consumer must notice the swap all the same and read those events again.
+    # Here the swap is of a rebuild that read nothing at all.
+    gate = asyncio.Event()
+    gate.set()
+    async with instances(real_stack.settings, 1, gate) as (engine, [live]):
+
+        async def caught_up() -> bool:
+            lag = await live.lag()
+            return bool(lag) and not any(lag.values())
+
+        await eventually(caught_up, 30, "the consumer to catch up")
+        applied = await snapshot(engine)
+        async with engine.begin() as conn:
+            generation = await generations.enter_swap(conn) + 1
+            for table in PROJECTED:
+                await conn.execute(table.delete())
+            for table in (checkpoints, consumed_streams):
+                await conn.execute(table.delete().where(table.c.consumer == CONSUMER))
+            await conn.execute(
+                rebuilds.insert().values(
+                    generation=generation, swapped_at=datetime.now(UTC), events=0
+                )
+            )
+        await eventually(caught_up, 30, "the consumer to notice the swap and read again")
+        assert await snapshot(engine) == applied

@@ -133,16 +133,21 @@ async def embedded_reporting(data_dir: Path) -> AsyncIterator[Stack]:
 
 async def caught_up(stack: Stack, within: float = 30) -> None:
     """Everything the registry accepted is published, and reporting has consumed it all."""
+    seen: dict[str, Any] = {}
     async with stack.registry.client() as registry, stack.reporting.client() as reporting:
 
         async def published_and_consumed() -> bool:
             ready = (await registry.get("/readyz")).json()
-            if ready["services"]["registry"].get("outbox_backlog") != 0:
+            seen["registry"] = ready["services"]["registry"]
+            if seen["registry"].get("outbox_backlog") != 0:
                 return False
-            freshness = (await reporting.get("/v1/reports/freshness")).json()
-            return bool(freshness["caught_up"])
+            seen["reporting"] = (await reporting.get("/v1/reports/freshness")).json()
+            return bool(seen["reporting"]["caught_up"])
 
-        await eventually(published_and_consumed, within, "reporting to catch up")
+        try:
+            await eventually(published_and_consumed, within, "reporting to catch up")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; last seen: {seen}") from exc
 
 
 @dataclass
