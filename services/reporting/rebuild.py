@@ -12,7 +12,8 @@ them in at once.
    new ones back), drops the live tables, moves the staged ones into the live schema, puts
    the staging consumer's offsets, stream versions and progress in place of the live
    consumer's, and records a new generation.
-4. Live consumers see the new generation in their next batch, roll it back and continue
+4. Live consumers see the new generation in their next batch (or, idle, within half a
+   second: `ProjectionConsumer.idle`), roll it back and continue
    from the moved offsets, so whatever they had read past them is applied to the new tables
    too and nothing is lost or applied twice (duplicates are recognised by the facts).
 
