@@ -30,6 +30,15 @@ def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+async def driver_connection(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under a PostgreSQL `conn`, for the few statements where
+    SQLAlchemy's compile and result machinery cost more than the statement itself (or
+    that SQLAlchemy cannot say, such as COPY). Its errors are asyncpg's, not DBAPIError."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    return driver
+
+
 def create_engine(url: str, *, schema: str, pool_size: int = 40) -> AsyncEngine:
     if url.startswith("postgresql"):
         return create_async_engine(

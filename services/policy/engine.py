@@ -35,7 +35,7 @@ from services.policy.domain.evaluate import evaluate, unchanged_types
 from services.policy.domain.evaluation import Evaluation, Timer
 from services.policy.domain.events import DecisionEvent, PolicyPublished
 from services.policy.domain.view import PolicyView, apply
-from shared.db import upsert
+from shared.db import driver_connection, upsert
 from shared.eventstore.model import NewEvent
 from shared.eventstore.store import EventStore, StreamAppend
 from shared.eventstore.tables import events
@@ -559,8 +559,7 @@ class PolicyEngine:
         if conn.dialect.name == "postgresql":
             # asyncpg directly, with its prepared-statement cache: SQLAlchemy's compile and
             # result machinery costs more than the query itself here.
-            driver = (await conn.get_raw_connection()).driver_connection
-            assert driver is not None
+            driver = await driver_connection(conn)
             found = await driver.fetchrow(_ACCESS_SQL, contributor_id)
         else:
             found = (await conn.execute(_ACCESS, {"cid": contributor_id})).first()

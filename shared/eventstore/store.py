@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared.db import driver_connection
 from shared.eventstore.model import (
     DuplicateEventIdConflict,
     NewEvent,
@@ -347,8 +348,7 @@ async def _copy(conn: AsyncConnection, pending: Sequence[RecordedEvent]) -> None
     """COPYs events whose positions are reserved, and their outbox rows. SQLAlchemy has
     begun the caller's transaction by now (a statement ran), so the COPYs on the driver
     connection run inside it."""
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
+    driver = await driver_connection(conn)
     await driver.copy_records_to_table(
         "events",
         columns=[c.name for c in COLUMNS],

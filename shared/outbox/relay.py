@@ -20,6 +20,7 @@ import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared.db import driver_connection
 from shared.envelope import from_recorded, to_binary
 from shared.eventstore.model import RecordedEvent
 from shared.eventstore.store import COLUMNS, recorded_from_row
@@ -160,8 +161,7 @@ async def _any_pending(conn: AsyncConnection) -> bool:
     about 15 µs. SQLite (the embedded mode) is asked through the batch query itself."""
     if conn.dialect.name != "postgresql":
         return True
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
+    driver = await driver_connection(conn)
     try:
         return bool(await driver.fetchval(_ANY_PENDING))
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

@@ -29,7 +29,7 @@ from services.reporting.projections.facts import History
 from services.reporting.projections.model import Key
 from services.reporting.projections.tables import PROJECTED_TABLES, Column, ColumnType, Table
 from services.reporting.projections.tables import TABLES as DEFINITIONS
-from shared.db import upsert
+from shared.db import driver_connection, upsert
 from shared.transport.base import TopicPartition
 
 _KEY_NAMES = {name: t.key_names for name, t in DEFINITIONS.items()}
@@ -101,8 +101,7 @@ async def write_contributors(engine: AsyncEngine, rows: RowSet, replacing: Seque
         columns = DEFINITIONS[name].values
         records[name].append((*key, *(_value(c, values[c.name]) for c in columns)))
     async with engine.connect() as conn:
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
+        driver = await driver_connection(conn)
         async with driver.transaction():
             if replacing:
                 for table in PROJECTED_TABLES:
