@@ -34,7 +34,7 @@ from shared.transport.base import (
     Subscriber,
     TopicPartition,
 )
-from shared.transport.factory import Transport
+from shared.transport.factory import KafkaTransport, Transport
 
 CONSUMER = "reporting"
 GROUP = "reporting"
@@ -206,11 +206,19 @@ def projection_consumer(
     max_batch: int = LIVE_BATCH,
     held: int = 0,
     on_erasure: Callable[[], None] | None = None,
+    partitions: Sequence[int] | None = None,
 ) -> ProjectionConsumer:
     """`held` (not live only): contributors whose facts are held in memory before their rows
-    are written."""
+    are written. `partitions` (Kafka only): those partitions of both topics, outside any
+    consumer group, instead of a group member's share."""
     topics = [settings.topics.registry, settings.topics.policy]
-    subscriber = transport.subscriber(group_id, topics, client_id=f"{name}-consumer")
+    client_id = f"{name}-consumer"
+    if partitions is None:
+        subscriber = transport.subscriber(group_id, topics, client_id=client_id)
+    elif isinstance(transport, KafkaTransport):
+        subscriber = transport.share_subscriber(topics, partitions, client_id=client_id)
+    else:
+        raise ValueError("a fixed share of the partitions needs Kafka")
     return ProjectionConsumer(
         name,
         engine,

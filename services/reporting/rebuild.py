@@ -3,11 +3,12 @@ them in at once.
 
 1. A staging schema (`<schema>_rebuild`) gets empty copies of the projected tables and
    a checkpoint store of its own.
-2. A consumer in a fresh consumer group reads both topics from the beginning into it,
-   storing offsets and stream versions as the live consumer does, until it has caught up
-   with the topics' ends. It holds the facts of the contributors it meets in memory and
-   derives and writes each contributor's rows once (`adapters/held.py`): when it holds too
-   many, and, for those still held, once it has caught up.
+2. Consumers read both topics from the beginning into it, storing offsets and stream
+   versions as the live consumer does, until they have caught up with the topics' ends:
+   one process per CPU, each reading its share of the partitions (`_splits`), or one
+   process in a fresh consumer group. Each holds the facts of the contributors it meets in
+   memory and derives and writes each contributor's rows once (`adapters/held.py`): when it
+   holds too many, and, for those still held, once it has caught up.
 3. One transaction, under the swap lock (which waits for live batches in flight and holds
    new ones back), drops the live tables, moves the staged ones into the live schema, puts
    the staging consumer's offsets, stream versions and progress in place of the live
@@ -26,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import multiprocessing
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -46,6 +49,7 @@ from shared.eventstore.tables import checkpoints, consumed_streams
 from shared.eventstore.tables import metadata as shared_metadata
 from shared.migrations import migrate
 from shared.settings import ServiceSettings
+from shared.transport.kafka import partition_counts
 
 SERVICE = "reporting"
 STAGING_CONSUMER = f"{SERVICE}-rebuild"
@@ -82,6 +86,8 @@ class RebuildResult:
     rows: dict[str, int]
     """Rows per projected table, as swapped in."""
     seconds: float
+    processes: int
+    """How many processes read the topics."""
 
 
 ProgressCallback = Callable[[RebuildProgress], None]
@@ -94,12 +100,14 @@ async def rebuild(
     poll_interval: float = 0.25,
     batch: int = REBUILD_BATCH,
     cache: int = REBUILD_CACHE,
+    processes: int | None = None,
 ) -> RebuildResult:
     """Rebuilds the projected tables from offset 0 and swaps them in; the service may keep
     running meanwhile. `batch` events per transaction, `cache` contributors held in memory
     before their rows are written (0: written after every batch, and read back from the
-    tables when met again, as a live consumer does). Raises `RebuildError` on SQLite or
-    while another rebuild runs."""
+    tables when met again, as a live consumer does). `processes` read shares of the
+    partitions side by side (default: one per CPU; see `_splits`). Raises `RebuildError` on
+    SQLite or while another rebuild runs."""
     url = settings.database_url_for(SERVICE)
     if not url.startswith("postgresql"):
         raise RebuildError(
@@ -115,8 +123,13 @@ async def rebuild(
             if not await _session_lock(guard, "pg_try_advisory_lock"):
                 raise RebuildError("another rebuild of reporting is running")
             try:
-                processed, generation = await _rebuild(
-                    settings, live, url, report, poll_interval, (batch, cache)
+                processed, generation, readers = await _rebuild(
+                    settings,
+                    live,
+                    url,
+                    report,
+                    poll_interval,
+                    (batch, cache, processes or len(os.sched_getaffinity(0))),
                 )
                 rows = {t.name: await _count(guard, t) for t in PROJECTED}
             finally:
@@ -124,7 +137,7 @@ async def rebuild(
     finally:
         await live.dispose()
     report(RebuildProgress("done", processed, 0))
-    return RebuildResult(generation, processed, rows, time.monotonic() - started)
+    return RebuildResult(generation, processed, rows, time.monotonic() - started, readers)
 
 
 async def _session_lock(guard: AsyncConnection, function: str) -> bool:
@@ -141,30 +154,45 @@ async def _rebuild(
     url: str,
     report: ProgressCallback,
     poll_interval: float,
-    sizes: tuple[int, int],
-) -> tuple[int, int]:
+    sizes: tuple[int, int, int],
+) -> tuple[int, int, int]:
+    """Events applied, the generation swapped in, and how many processes read."""
     staging_schema = f"{SERVICE}_rebuild"
-    staging = await _staging(live, url, staging_schema)
+    await _stage(live, url, staging_schema)
     try:
-        processed = await _consume(settings, staging, report, poll_interval, sizes)
+        batch, cache, processes = sizes
+        splits = await _splits(settings, processes)
+        # The limit is the rebuild's, whatever the number of processes holding contributors.
+        held = cache and max(cache // len(splits), 1)
+        shares = [
+            _Share(settings, url, staging_schema, partitions, batch, held, poll_interval)
+            for partitions in splits
+        ]
+        processed = await _consume(shares, report)
         report(RebuildProgress("swapping", processed, 0))
-        return processed, await _swap(live, staging_schema, processed)
+        return processed, await _swap(live, staging_schema, processed), len(shares)
     finally:
-        await staging.dispose()
         async with live.begin() as conn:
             await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{staging_schema}" CASCADE'))
 
 
-async def _staging(live: AsyncEngine, url: str, schema: str) -> AsyncEngine:
+async def _stage(live: AsyncEngine, url: str, schema: str) -> None:
     async with live.begin() as conn:
         await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    staging = _staging_engine(url, schema)
+    try:
+        # The same definitions the live tables have (the e2e test compares the two schemas).
+        async with staging.begin() as conn:
+            await conn.run_sync(metadata.create_all, tables=[*PROJECTED, consumer_progress])
+            await conn.run_sync(shared_metadata.create_all, tables=[checkpoints, consumed_streams])
+    finally:
+        await staging.dispose()
+
+
+def _staging_engine(url: str, schema: str) -> AsyncEngine:
     staging = create_engine(url, schema=schema, pool_size=2)
     sa.event.listen(staging.sync_engine, "connect", _compress_with_lz4)
-    # The same definitions the live tables have (the e2e test compares the two schemas).
-    async with staging.begin() as conn:
-        await conn.run_sync(metadata.create_all, tables=[*PROJECTED, consumer_progress])
-        await conn.run_sync(shared_metadata.create_all, tables=[checkpoints, consumed_streams])
     return staging
 
 
@@ -182,50 +210,152 @@ def _compress_with_lz4(connection: Any, _: object) -> None:
     connection.run_async(lambda driver: driver.execute(_LZ4))
 
 
-async def _consume(
-    settings: ServiceSettings,
-    staging: AsyncEngine,
-    report: ProgressCallback,
-    poll_interval: float,
-    sizes: tuple[int, int],
-) -> int:
-    transport = transport_for(settings)
+async def _splits(settings: ServiceSettings, processes: int) -> list[list[int] | None]:
+    """The partition numbers each process reads of both topics; `[None]`: one process, a
+    member of a consumer group of its own.
+
+    A contributor's events and decisions are keyed by the contributor, so on topics with as
+    many partitions each they sit in partitions of the same number, and every process sees
+    whole contributors: each derives its own contributors' rows, as it would alone. Topics
+    partitioned otherwise are read by one process."""
+    bootstrap = settings.kafka_bootstrap_servers
+    if processes <= 1 or not bootstrap:
+        return [None]
+    topics = [settings.topics.registry, settings.topics.policy]
+    counts = set((await partition_counts(bootstrap, topics)).values())
+    if len(counts) != 1:
+        return [None]
+    (count,) = counts
+    processes = min(processes, count)
+    if processes <= 1:
+        return [None]
+    return [list(range(first, count, processes)) for first in range(processes)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Share:
+    """What one process of a rebuild reads and how (pickled into the processes it starts)."""
+
+    settings: ServiceSettings
+    url: str
+    schema: str
+    partitions: list[int] | None
+    batch: int
+    cache: int
+    poll_interval: float
+
+
+Progress = Callable[[int, int | None], None]
+"""Told events applied and messages left (None until known) as a share goes."""
+
+
+async def _consume(shares: list[_Share], report: ProgressCallback) -> int:
+    """Reads every share, the first in this process and each other in a process of its
+    own (Python runs one CPU per process), until each has caught up; their events
+    applied."""
+    if len(shares) == 1:
+        return await _consume_share(
+            shares[0], lambda done, left: report(RebuildProgress("consuming", done, left))
+        )
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited loop
+    counters = [(context.Value("q", 0), context.Value("q", -1)) for _ in shares[1:]]
+    children = [
+        context.Process(
+            target=_consume_in_child,
+            args=(share, *counter),
+            name=f"{STAGING_CONSUMER}-{number}",
+            daemon=True,
+        )
+        for number, (share, counter) in enumerate(zip(shares[1:], counters, strict=True), 1)
+    ]
+    here: tuple[int, int | None] = (0, None)
+
+    def tell() -> None:
+        failed = [c.exitcode for c in children if c.exitcode not in (None, 0)]
+        if failed:
+            raise RebuildError(
+                f"{len(failed)} of the rebuild's processes failed (exit codes "
+                f"{', '.join(map(str, failed))}); their errors are above"
+            )
+        lefts = [here[1], *(None if left.value < 0 else left.value for _, left in counters)]
+        done = here[0] + sum(applied.value for applied, _ in counters)
+        remaining = None if None in lefts else sum(n for n in lefts if n is not None)
+        report(RebuildProgress("consuming", done, remaining))
+
+    def progress(done: int, left: int | None) -> None:
+        nonlocal here
+        here = (done, left)
+        tell()
+
+    for child in children:
+        child.start()
+    try:
+        processed = await _consume_share(shares[0], progress)
+        while any(c.is_alive() for c in children):
+            tell()
+            await asyncio.sleep(shares[0].poll_interval)
+        tell()
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+            child.join()
+    return processed + sum(int(applied.value) for applied, _ in counters)
+
+
+def _consume_in_child(share: _Share, applied: Any, left: Any) -> None:
+    """A share in a child process; `applied` and `left` are shared with the parent."""
+
+    def progress(done: int, remaining: int | None) -> None:
+        applied.value = done
+        left.value = -1 if remaining is None else remaining
+
+    progress(asyncio.run(_consume_share(share, progress)), 0)
+
+
+async def _consume_share(share: _Share, progress: Progress) -> int:
+    """Reads the share's partitions into the staged tables until caught up; events applied."""
+    staging = _staging_engine(share.url, share.schema)
+    transport = transport_for(share.settings)
     await transport.open()
-    deadletters = transport.publisher(client_id=f"{STAGING_CONSUMER}-deadletters")
-    group = f"{STAGING_CONSUMER}-{uuid.uuid4().hex[:12]}"
-    consumer = projection_consumer(
-        transport,
-        staging,
-        settings,
-        deadletters,
-        name=STAGING_CONSUMER,
-        group_id=group,
-        live=False,
-        max_batch=sizes[0],
-        held=sizes[1],
-    )
-    stop = asyncio.Event()
-    with _collection_paused():
-        running = asyncio.create_task(consumer.run(stop))
-        try:
-            while True:
-                if running.done():
-                    running.result()
-                    raise RebuildError("the rebuild's consumer stopped")
-                lag = await consumer.lag()
-                remaining = sum(lag.values()) if lag else None
-                report(RebuildProgress("consuming", consumer.stats.processed, remaining))
-                if remaining == 0:
-                    break
-                await asyncio.sleep(poll_interval)
-        finally:
-            stop.set()
-            await asyncio.gather(running, return_exceptions=True)
-            await transport.close()
-        # Whatever the consumer read after the check above is held too: its offsets are
-        # among those the swap moves, so its rows must be in the tables it swaps in.
-        await consumer.write_held()
-    return consumer.stats.processed
+    try:
+        deadletters = transport.publisher(client_id=f"{STAGING_CONSUMER}-deadletters")
+        consumer = projection_consumer(
+            transport,
+            staging,
+            share.settings,
+            deadletters,
+            name=STAGING_CONSUMER,
+            group_id=f"{STAGING_CONSUMER}-{uuid.uuid4().hex[:12]}",
+            live=False,
+            max_batch=share.batch,
+            held=share.cache,
+            partitions=share.partitions,
+        )
+        stop = asyncio.Event()
+        with _collection_paused():
+            running = asyncio.create_task(consumer.run(stop))
+            try:
+                while True:
+                    if running.done():
+                        running.result()
+                        raise RebuildError("the rebuild's consumer stopped")
+                    lag = await consumer.lag()
+                    remaining = sum(lag.values()) if lag else None
+                    progress(consumer.stats.processed, remaining)
+                    if remaining == 0:
+                        break
+                    await asyncio.sleep(share.poll_interval)
+            finally:
+                stop.set()
+                await asyncio.gather(running, return_exceptions=True)
+            # Whatever the consumer read after the check above is held too: its offsets are
+            # among those the swap moves, so its rows must be in the tables it swaps in.
+            await consumer.write_held()
+        return consumer.stats.processed
+    finally:
+        await transport.close()
+        await staging.dispose()
 
 
 @contextmanager

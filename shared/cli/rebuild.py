@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 
+import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shared.cli.output import fail
 from shared.cli.serve import settings
 
 
-def rebuild() -> None:
+def rebuild(
+    processes: int | None = typer.Option(
+        None,
+        min=1,
+        help="Processes reading shares of the partitions side by side [default: one per CPU].",
+    ),
+) -> None:
     """Re-read both topics from the start into fresh tables, then swap them in atomically
     while the reporting service keeps running (PostgreSQL + Kafka)."""
     from services.reporting.rebuild import RebuildError, RebuildProgress
@@ -30,11 +37,12 @@ def rebuild() -> None:
             progress.update(task, description=step.phase, completed=step.processed, total=total)
 
         try:
-            result = asyncio.run(run(configured, report))
+            result = asyncio.run(run(configured, report, processes=processes))
         except RebuildError as exc:
             fail(str(exc))
     rows = sum(result.rows.values())
     print(
         f"generation {result.generation}: {result.events:,} events, {rows:,} rows, "
-        f"{result.seconds:.1f} s ({result.events / max(result.seconds, 1e-9):,.0f} events/s)"
+        f"{result.seconds:.1f} s ({result.events / max(result.seconds, 1e-9):,.0f} events/s, "
+        f"{result.processes} {'process' if result.processes == 1 else 'processes'})"
     )

@@ -38,6 +38,14 @@ class KafkaTransport:
     def subscriber(self, group_id: str, topics: Sequence[str], client_id: str) -> Subscriber:
         return KafkaSubscriber(self.bootstrap_servers, group_id, topics, client_id=client_id)
 
+    def share_subscriber(
+        self, topics: Sequence[str], partitions: Sequence[int], client_id: str
+    ) -> Subscriber:
+        """Those partitions of every topic, outside any consumer group."""
+        return KafkaSubscriber(
+            self.bootstrap_servers, None, topics, client_id=client_id, partitions=partitions
+        )
+
 
 class InProcessTransport:
     def __init__(self, path: Path, topics: Sequence[str], partitions: int = 6) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import IllegalStateError, KafkaConnectionError, KafkaError, KafkaTimeoutError
 
 from shared.transport.base import (
@@ -147,21 +148,29 @@ class _RebalanceBridge(ConsumerRebalanceListener):  # type: ignore[misc]  # aiok
 
 class KafkaSubscriber:
     """A consumer group member that never commits offsets: the consumer keeps them with its
-    own effects and the listener seeks on every assignment."""
+    own effects and the listener seeks on every assignment.
+
+    With `partitions`, it is no group member: it owns those partitions of every topic from
+    `start` to `stop` (a share of the work that another process splits up front; the same
+    partition numbers of topics keyed alike hold the same keys)."""
 
     def __init__(
         self,
         bootstrap_servers: str,
-        group_id: str,
+        group_id: str | None,
         topics: Sequence[str],
         client_id: str = "wfe-subscriber",
         session_timeout_ms: int = 10_000,
+        partitions: Sequence[int] | None = None,
     ) -> None:
+        if (group_id is None) == (partitions is None):
+            raise ValueError("a subscriber joins a group or owns partitions, one of the two")
         self._bootstrap_servers = bootstrap_servers
         self._topics = list(topics)
         self._group_id = group_id
         self._client_id = client_id
         self._session_timeout_ms = session_timeout_ms
+        self._partitions = None if partitions is None else list(partitions)
         self._consumer: Any = None
         self._bridge: _RebalanceBridge | None = None
 
@@ -179,10 +188,16 @@ class KafkaSubscriber:
             heartbeat_interval_ms=max(self._session_timeout_ms // 4, 100),
         )
         self._bridge = _RebalanceBridge(self._consumer, listener)
-        self._consumer.subscribe(self._topics, listener=self._bridge)
-        # With a subscription in place, aiokafka's start() waits for the first assignment,
-        # though not for the listener: that is what `settled` is for.
-        await _start_or_translate(self._consumer, "consumer", self._bootstrap_servers)
+        if self._partitions is None:
+            self._consumer.subscribe(self._topics, listener=self._bridge)
+            # With a subscription in place, aiokafka's start() waits for the first
+            # assignment, though not for the listener: that is what `settled` is for.
+            await _start_or_translate(self._consumer, "consumer", self._bootstrap_servers)
+        else:
+            await _start_or_translate(self._consumer, "consumer", self._bootstrap_servers)
+            owned = [KafkaTopicPartition(t, p) for t in self._topics for p in self._partitions]
+            self._consumer.assign(owned)
+            await self._bridge.on_partitions_assigned(owned)
         await self._bridge.settled.wait()
         self._raise_listener_error()
 
@@ -259,3 +274,16 @@ def _incoming(record: Any) -> IncomingMessage:
         headers={name: bytes(value) for name, value in record.headers},
         timestamp_ms=record.timestamp,
     )
+
+
+async def partition_counts(bootstrap_servers: str, topics: Sequence[str]) -> dict[str, int]:
+    """How many partitions each topic has (0: no such topic)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="wfe-metadata")
+    try:
+        await admin.start()
+        described = await admin.describe_topics(list(topics))
+    except KafkaError as error:
+        raise _translate(error, f"describing topics at {bootstrap_servers}") from error
+    finally:
+        await admin.close()
+    return {str(topic["topic"]): len(topic["partitions"]) for topic in described}

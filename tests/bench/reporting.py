@@ -5,7 +5,8 @@ a large history went through it. One run.
 
     eval "$(.venv/bin/wfe stack env)" && .venv/bin/python -m tests.bench.reporting
 
-The rebuild runs in this process on generated private topics; freshness and memory use
+The rebuild runs from this process (which starts the others it uses) on generated
+private topics; freshness and memory use
 `wfe serve registry`, `wfe serve policy` and `wfe serve reporting` in processes of their
 own (fresh database, private topics). Prints the tables and rewrites this benchmark's
 section of docs/benchmarks.md. `--quick` runs tiny sizes (seconds; figures meaningless)
@@ -18,9 +19,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.reporting.rebuild import REBUILD_BATCH, REBUILD_CACHE
 from shared.db import create_engine
 from tests.bench.processes import Stack, service, stack
 from tests.bench.profiling import recording, summarize
@@ -54,13 +57,17 @@ KEY = "reporting"
 TITLE = "B5, B4, B7: reporting rebuild, end-to-end freshness, memory (issues 5 and 9)"
 PROFILE = (
     "Profile (`--profile DIR`): py-spy samples this process at 250 Hz during an extra"
-    " rebuild of the comparison's size after the measurements, counting only the"
+    " rebuild in one process, of the comparison's size, after the measurements, counting only the"
     " event-loop thread's samples that hold the GIL. library: the package of the innermost"
     " frame; ours: share of samples with that function of ours on the stack; leaf:"
     " innermost frames. Raw samples stay in DIR, for flame graphs."
 )
-OLD_SETTINGS = (500, 0)
-"""The rebuild's events per transaction and contributors held, before the fix."""
+CURRENT = (REBUILD_BATCH, REBUILD_CACHE, None)
+"""The rebuild's events per transaction, contributors held and processes (None: one per
+CPU), as `wfe rebuild` runs it."""
+ONE_PROCESS = (REBUILD_BATCH, REBUILD_CACHE, 1)
+OLD_SETTINGS = (500, 0, 1)
+"""As the rebuild was before the fixes in docs/benchmarks.md's last table."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,7 @@ class Plan:
     chunk: int
     """Contributors per generated cohort."""
     before: int
-    """Events the rebuild before the fix is compared on."""
+    """Events the rebuild before the fixes is compared on."""
     rates: tuple[float, ...]
     seconds: float
     batch: int
@@ -116,6 +123,8 @@ QUICK = Plan(
 class Outcome:
     section: Section
     rebuilt: Rebuilt
+    alone: Rebuilt
+    """The same rebuild in one process."""
     before: Rebuilt
     freshness: list[Freshness]
     memory: list[Rss]
@@ -124,17 +133,24 @@ class Outcome:
     @property
     def all_stored(self) -> bool:
         """Every measurement saw everything it was fed (the suite's "stored")."""
-        return self.before.saw_everything and is_complete(self.rebuilt, self.freshness, self.memory)
+        return (
+            self.before.saw_everything
+            and self.alone.saw_everything
+            and is_complete(self.rebuilt, self.freshness, self.memory)
+        )
 
 
-async def _rebuild(
-    admin_url: str, kafka: str, events: int, chunk: int, settings: tuple[int, int] | None
-) -> Rebuilt:
+async def _rebuilds(
+    admin_url: str,
+    kafka: str,
+    events: int,
+    chunk: int,
+    variants: Sequence[tuple[int, int, int | None]],
+) -> list[Rebuilt]:
+    """Rebuilds of the same topics, one per (batch, held, processes), one after the other."""
     async with fresh_postgres_database(admin_url) as url, stack(url, kafka) as where:
         written = await fill(where, events, chunk)
-        if settings is None:
-            return await measure_rebuild(where, written)
-        return await measure_rebuild(where, written, *settings)
+        return [await measure_rebuild(where, written, *variant) for variant in variants]
 
 
 async def _profiled_rebuild(admin_url: str, kafka: str, plan: Plan, output: Path) -> str:
@@ -143,8 +159,8 @@ async def _profiled_rebuild(admin_url: str, kafka: str, plan: Plan, output: Path
     async with fresh_postgres_database(admin_url) as url, stack(url, kafka) as where:
         written = await fill(where, plan.before, plan.chunk)
         async with recording(os.getpid(), 1800, output):
-            await measure_rebuild(where, written)
-    return f"rebuild of {written.events:,} events (this process)"
+            await measure_rebuild(where, written, *ONE_PROCESS)
+    return f"rebuild of {written.events:,} events (one process)"
 
 
 async def _pipeline(url: str, where: Stack, plan: Plan) -> tuple[list[Freshness], list[Rss], Fed]:
@@ -189,8 +205,10 @@ async def _pipeline(url: str, where: Stack, plan: Plan) -> tuple[list[Freshness]
 
 async def run(admin_url: str, kafka: str, plan: Plan, profile: Path | None = None) -> Outcome:
     record = RunRecord()
-    rebuilt = await _rebuild(admin_url, kafka, plan.events, plan.chunk, None)
-    before = await _rebuild(admin_url, kafka, plan.before, plan.chunk, OLD_SETTINGS)
+    rebuilt, alone = await _rebuilds(
+        admin_url, kafka, plan.events, plan.chunk, [CURRENT, ONE_PROCESS]
+    )
+    (before,) = await _rebuilds(admin_url, kafka, plan.before, plan.chunk, [OLD_SETTINGS])
     async with fresh_postgres_database(admin_url) as url, stack(url, kafka) as where:
         server_facts = await TableAdmin.server_facts_at(url)
         freshness, memory, fed = await _pipeline(url, where, plan)
@@ -208,19 +226,19 @@ async def run(admin_url: str, kafka: str, plan: Plan, profile: Path | None = Non
         facts,
         targets(rebuilt, freshness, plan.batch_rate),
         [
-            *rebuild_tables(rebuilt, before),
+            *rebuild_tables(rebuilt, alone, before),
             freshness_table(freshness),
             cpu_table(freshness),
             memory_table(memory),
             *profile_tables(summaries),
         ],
         [
-            *why(rebuilt, freshness, summaries, plan.batch_rate),
+            *why(rebuilt, alone, freshness, summaries, plan.batch_rate),
             *described,
             *([PROFILE] if profile else []),
         ],
     )
-    return Outcome(section, rebuilt, before, freshness, memory, fed)
+    return Outcome(section, rebuilt, alone, before, freshness, memory, fed)
 
 
 def main() -> None:

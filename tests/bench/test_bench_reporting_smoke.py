@@ -9,8 +9,10 @@ figures belong in docs/benchmarks.md, not in a pass/fail verdict.
 from __future__ import annotations
 
 import math
+import os
 
 from tests.bench import reporting
+from tests.bench.processes import TOPIC_PARTITIONS
 from tests.bench.reporting_freshness import BATCHED, REST
 
 
@@ -19,7 +21,10 @@ async def test_reporting_benchmark_measures_everything_and_sees_every_event(
 ) -> None:
     outcome = await reporting.run(postgres_admin_url, kafka_bootstrap, reporting.QUICK)
 
-    for rebuilt in (outcome.rebuilt, outcome.before):
+    # The default rebuild reads with one process per CPU; the others with one.
+    assert outcome.rebuilt.processes == min(len(os.sched_getaffinity(0)), TOPIC_PARTITIONS)
+    assert (outcome.alone.processes, outcome.before.processes) == (1, 1)
+    for rebuilt in (outcome.rebuilt, outcome.alone, outcome.before):
         assert rebuilt.written.registry > 0, rebuilt.written
         assert rebuilt.written.policy > 0, rebuilt.written
         assert rebuilt.events == rebuilt.written.events, rebuilt

@@ -22,7 +22,7 @@ from services.reporting.adapters.tables import (
 )
 from services.reporting.consumer import CONSUMER
 from services.reporting.projections.reports.dei import FEW
-from services.reporting.rebuild import rebuild
+from services.reporting.rebuild import _splits, rebuild
 from shared.eventstore.tables import checkpoints, consumed_streams
 from tests.e2e import test_reporting_expected as expected
 from tests.e2e.registry_client import PROBLEM, RegistryClient
@@ -37,7 +37,7 @@ from tests.e2e.test_reporting_tables import (
     snapshot,
     streams,
 )
-from tests.faults.harness import eventually
+from tests.faults.harness import create_topic, eventually
 
 # Smaller than the reports' ecosystem (it has every kind of history all the same): these
 # tests compare tables with tables, not with a fold done here.
@@ -163,16 +163,17 @@ async def test_rebuild_gives_the_live_rows_and_live_consumers_carry_on(
     stack, script = real_stack, real_script
     before, structure = await snapshot(stack.engine), await shape(stack.engine)
     phases: list[str] = []
-    result = await rebuild(stack.settings, lambda p: phases.append(p.phase))
-    assert result.generation == 1
+    # Two processes, each reading half of the partitions of both topics.
+    result = await rebuild(stack.settings, lambda p: phases.append(p.phase), processes=2)
+    assert (result.generation, result.processes) == (1, 2)
     assert phases[-2:] == ["swapping", "done"]
     assert await snapshot(stack.engine) == before
     assert await shape(stack.engine) == structure
     assert result.rows == {name: len(rows) for name, rows in before.items()}
     # Holding far fewer contributors than there are: they are written as the rebuild goes,
     # and those met again are loaded back from the staged tables and written again.
-    small = await rebuild(stack.settings, batch=10, cache=5)
-    assert small.generation == 2
+    small = await rebuild(stack.settings, batch=10, cache=5, processes=1)
+    assert (small.generation, small.processes) == (2, 1)
     assert await snapshot(stack.engine) == before
     # Another rebuild while the registry keeps writing: the live consumer picks up after it.
     async with stack.registry.client() as http:
@@ -188,6 +189,24 @@ async def test_rebuild_gives_the_live_rows_and_live_consumers_carry_on(
     async with stack.reporting.client("reports:read") as reports:
         lines = await items(reports, "/v1/reports/composition", at=now.isoformat())
     assert counted(lines, *DIMENSIONS) == expected.composition(history, now)
+
+
+async def test_a_rebuild_splits_partitions_only_where_topics_are_partitioned_alike(
+    real_stack: Stack,
+) -> None:
+    settings = real_stack.settings
+    assert await _splits(settings, 2) == [[0, 2, 4], [1, 3, 5]]
+    assert await _splits(settings, 4) == [[0, 4], [1, 5], [2], [3]]
+    assert await _splits(settings, 8) == [[n] for n in range(6)]
+    assert await _splits(settings, 1) == [None]
+    # Decisions on 3 partitions, events on 6: a contributor's two halves would sit in
+    # partitions of different numbers, so one process reads everything.
+    assert settings.kafka_bootstrap_servers is not None
+    policy = await create_topic(settings.kafka_bootstrap_servers, partitions=3)
+    otherwise = settings.model_copy(
+        update={"topics": settings.topics.model_copy(update={"policy": policy})}
+    )
+    assert await _splits(otherwise, 2) == [None]
 
 
 async def _offboard_until(api: RegistryClient, ids: list[str], stop: asyncio.Event) -> int:
