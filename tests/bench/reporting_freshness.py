@@ -29,6 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.tables import contributor_facts
@@ -124,7 +125,10 @@ class Watcher:
         self._engine = reporting
         self._kafka = kafka
         self._topic = policy_topic
-        self.awaited: set[str] = set()
+        self._unreported: set[str] = set()
+        """Awaited and not yet seen in the tables: what each look asks for. Kept as it goes,
+        because this process shares the CPUs it measures: comparing every contributor ever
+        awaited with those seen, every 5 ms, took 0.07 CPU by 12,000 awaited (timeit)."""
         self.reported: dict[str, float] = {}
         self.decided: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -155,21 +159,23 @@ class Watcher:
         await self._consumer.stop()
 
     def expect(self, subjects: list[str]) -> None:
-        self.awaited.update(subjects)
+        self._unreported.update(s for s in subjects if s not in self.reported)
 
     async def _watch_reports(self) -> None:
-        query = sa.select(contributor_facts.c.contributor_id).where(
-            contributor_facts.c.contributor_id.in_(sa.bindparam("ids", expanding=True))
-        )
+        # One array parameter: one statement whatever the number asked for (an IN list
+        # would be a statement, and a PostgreSQL PREPARE, per length).
+        ids = contributor_facts.c.contributor_id
+        query = sa.select(ids).where(ids == sa.func.any(sa.bindparam("ids", type_=ARRAY(sa.Text))))
         async with self._engine.connect() as conn:
             while True:
-                waiting = sorted(self.awaited - self.reported.keys())
-                if waiting:
-                    found = (await conn.execute(query, {"ids": waiting})).scalars().all()
+                if self._unreported:
+                    asked = list(self._unreported)
+                    found = (await conn.execute(query, {"ids": asked})).scalars().all()
                     await conn.commit()
                     seen = time.perf_counter()
                     for cid in found:
                         self.reported[cid] = seen
+                    self._unreported.difference_update(found)
                 await asyncio.sleep(WATCH_INTERVAL)
 
     async def _watch_decisions(self) -> None:

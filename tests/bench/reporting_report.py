@@ -289,7 +289,9 @@ def method(rebuilt: Rebuilt, freshness: Sequence[Freshness], fed: Fed, settle: f
         " reporting` in processes of their own on a fresh database and private topics."
         f" Registrations arrive at fixed rates ({rates} contributors/s) whatever the"
         " answers (open loop, up to 64 connections); each one is a `POST /v1/contributors`"
-        " with an `Idempotency-Key` and a contributor id chosen here."
+        " with an `Idempotency-Key` and a contributor id chosen here. Before each rate"
+        " this process asks PostgreSQL for a `CHECKPOINT`, so that no measurement pays for"
+        " writing out what the one before it (or the rebuilds) dirtied."
         + (
             f" Also: CloudEvents batches of {batched.batch} `registered` events to"
             f" `POST /v1/events` at {figure(batched.offered)} contributors/s, which"
