@@ -114,12 +114,14 @@ class Worker:
                 self.process.wait()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
+async def eventually(
+    check: Callable[[], Awaitable[bool]], within: float, what: str, every: float = 0.2
+) -> None:
     deadline = time.monotonic() + within
     while not await check():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(every)
 
 
 async def append_load(engine: AsyncEngine, total: int, writers: int = 8, pace: float = 0.0) -> None:
