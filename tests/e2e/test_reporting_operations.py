@@ -8,6 +8,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,6 +27,7 @@ from services.reporting.rebuild import _splits, rebuild
 from shared.eventstore.tables import checkpoints, consumed_streams
 from tests.e2e import test_reporting_expected as expected
 from tests.e2e.registry_client import PROBLEM, RegistryClient
+from tests.e2e.test_cli import wfe
 from tests.e2e.test_reporting_script import Script, Stack, caught_up, scripted
 from tests.e2e.test_reporting_tables import (
     DIMENSIONS,
@@ -274,3 +276,27 @@ async def test_an_idle_live_consumer_notices_a_swap(real_stack: Stack, real_scri
             )
         await eventually(caught_up, 30, "the consumer to notice the swap and read again")
         assert await snapshot(engine) == applied
+
+
+async def test_wfe_rebuild_in_two_processes_swaps_in_the_live_rows(
+    real_stack: Stack, real_script: Script, tmp_path: Path
+) -> None:
+    # The command as an operator runs it: its processes are spawned from the `wfe` script.
+    await caught_up(real_stack)
+    live = await snapshot(real_stack.engine)
+    settings = real_stack.settings
+    assert settings.database_url is not None
+    assert settings.kafka_bootstrap_servers is not None
+    env = {
+        "WFE_DATABASE_URL": settings.database_url,
+        "WFE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "WFE_TOPIC_REGISTRY": settings.topics.registry,
+        "WFE_TOPIC_POLICY": settings.topics.policy,
+        "WFE_TOPIC_DEADLETTER": settings.topics.deadletter,
+    }
+    done = await asyncio.to_thread(
+        wfe, "rebuild", "--processes", "2", cwd=tmp_path, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 processes)" in done.stdout, done.stdout
+    assert await snapshot(real_stack.engine) == live
