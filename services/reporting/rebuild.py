@@ -53,6 +53,7 @@ from shared.transport.kafka import partition_counts
 
 SERVICE = "reporting"
 STAGING_CONSUMER = f"{SERVICE}-rebuild"
+STAGING_SCHEMA = f"{SERVICE}_rebuild"
 REBUILD_BATCH = 5000
 """Events per transaction of a rebuild: each stores the offsets and stream versions of its
 events, and nobody waits on a rebuild's freshness. Not more: a batch holds the event loop
@@ -123,21 +124,22 @@ async def rebuild(
             if not await _session_lock(guard, "pg_try_advisory_lock"):
                 raise RebuildError("another rebuild of reporting is running")
             try:
-                processed, generation, readers = await _rebuild(
-                    settings,
-                    live,
-                    url,
-                    report,
-                    poll_interval,
-                    (batch, cache, processes or len(os.sched_getaffinity(0))),
-                )
+                splits = await _splits(settings, processes or len(os.sched_getaffinity(0)))
+                # The limit is the rebuild's, whatever the number of processes holding them.
+                held = cache and max(cache // len(splits), 1)
+                shares = [
+                    _Share(settings, url, partitions, batch, held, poll_interval)
+                    for partitions in splits
+                ]
+                processed, generation = await _rebuild(live, url, report, shares)
                 rows = {t.name: await _count(guard, t) for t in PROJECTED}
             finally:
                 await _session_lock(guard, "pg_advisory_unlock")
     finally:
         await live.dispose()
     report(RebuildProgress("done", processed, 0))
-    return RebuildResult(generation, processed, rows, time.monotonic() - started, readers)
+    seconds = time.monotonic() - started
+    return RebuildResult(generation, processed, rows, seconds, len(shares))
 
 
 async def _session_lock(guard: AsyncConnection, function: str) -> bool:
@@ -149,31 +151,17 @@ async def _session_lock(guard: AsyncConnection, function: str) -> bool:
 
 
 async def _rebuild(
-    settings: ServiceSettings,
-    live: AsyncEngine,
-    url: str,
-    report: ProgressCallback,
-    poll_interval: float,
-    sizes: tuple[int, int, int],
-) -> tuple[int, int, int]:
-    """Events applied, the generation swapped in, and how many processes read."""
-    staging_schema = f"{SERVICE}_rebuild"
-    await _stage(live, url, staging_schema)
+    live: AsyncEngine, url: str, report: ProgressCallback, shares: list[_Share]
+) -> tuple[int, int]:
+    """Events applied, and the generation swapped in."""
+    await _stage(live, url, STAGING_SCHEMA)
     try:
-        batch, cache, processes = sizes
-        splits = await _splits(settings, processes)
-        # The limit is the rebuild's, whatever the number of processes holding contributors.
-        held = cache and max(cache // len(splits), 1)
-        shares = [
-            _Share(settings, url, staging_schema, partitions, batch, held, poll_interval)
-            for partitions in splits
-        ]
         processed = await _consume(shares, report)
         report(RebuildProgress("swapping", processed, 0))
-        return processed, await _swap(live, staging_schema, processed), len(shares)
+        return processed, await _swap(live, STAGING_SCHEMA, processed)
     finally:
         async with live.begin() as conn:
-            await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{staging_schema}" CASCADE'))
+            await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{STAGING_SCHEMA}" CASCADE'))
 
 
 async def _stage(live: AsyncEngine, url: str, schema: str) -> None:
@@ -238,7 +226,6 @@ class _Share:
 
     settings: ServiceSettings
     url: str
-    schema: str
     partitions: list[int] | None
     batch: int
     cache: int
@@ -315,7 +302,7 @@ def _consume_in_child(share: _Share, applied: Any, left: Any) -> None:
 
 async def _consume_share(share: _Share, progress: Progress) -> int:
     """Reads the share's partitions into the staged tables until caught up; events applied."""
-    staging = _staging_engine(share.url, share.schema)
+    staging = _staging_engine(share.url, STAGING_SCHEMA)
     transport = transport_for(share.settings)
     await transport.open()
     try:
