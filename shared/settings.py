@@ -54,6 +54,12 @@ class ServiceSettings(BaseSettings):
         "so a shutting-down server never waits on an endless response.",
     )
 
+    publication_processes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Processes re-evaluating contributors after a policy publication "
+        "(PostgreSQL; default: one per CPU the service may run on).",
+    )
     registry_url: str = Field(
         default="http://127.0.0.1:8001",
         description="Where reporting's demographic feed reaches the registry "

@@ -16,12 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.policy.api import routes
 from services.policy.api.context import SERVICE, PolicyContext
 from services.policy.engine import PolicyEngine, RegistryFact, utc_today
+from services.policy.shares import Sharing
 from services.registry.domain.events import catalogue as registry_catalogue
 from services.registry.domain.types import ContributorTypes
 from shared.app import ServiceContext, ServiceDefinition, Worker, create_app
 from shared.consumer import CheckpointedConsumer, Delivery
 from shared.eventstore.store import event_store_for
 from shared.outbox.relay import OutboxRelay, RelayConfig, outbox_backlog
+from shared.processes import cpus
 from shared.settings import ServiceSettings
 from shared.telemetry import OUTBOX_BACKLOG
 from shared.tracing import caused_by
@@ -88,13 +90,18 @@ def definition(
     clock: Callable[[], date] = utc_today, timer_interval: float = 30.0
 ) -> ServiceDefinition:
     async def start(context: ServiceContext) -> list[Worker]:
+        settings = context.settings
         policy = PolicyEngine(
             event_store_for(context.engine.dialect.name),
             set(ContributorTypes.defaults().names),
             clock,
+            sharing=Sharing(
+                settings.database_url_for(SERVICE),
+                SERVICE,
+                settings.publication_processes or cpus(),
+            ),
         )
         context.extras["policy"] = PolicyContext(context.engine, policy)
-        settings = context.settings
         consumer = CheckpointedConsumer(
             SERVICE,
             context.engine,

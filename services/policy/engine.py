@@ -10,6 +10,7 @@ publication and the timer worker never interleave on one contributor.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,11 +36,15 @@ from services.policy.domain.evaluate import evaluate, unchanged_types
 from services.policy.domain.evaluation import Evaluation, Timer
 from services.policy.domain.events import DecisionEvent, PolicyPublished
 from services.policy.domain.view import PolicyView, apply
-from shared.db import driver_connection, upsert
+from services.policy.shares import IdRange, Sharing, ranges
+from shared.db import create_engine, driver_connection, upsert
 from shared.eventstore.model import NewEvent
-from shared.eventstore.store import EventStore, StreamAppend
+from shared.eventstore.store import EventStore, PostgresEventStore, StreamAppend
 from shared.eventstore.tables import events
+from shared.processes import SPAWN, Children
 from shared.telemetry import EVENTS_APPENDED
+
+log = logging.getLogger(__name__)
 
 VIEWS = TypeAdapter(PolicyView)
 EVALUATIONS = TypeAdapter(Evaluation)
@@ -52,6 +57,8 @@ PUBLICATION_WORKERS = 2
 """Chunks in flight at once on PostgreSQL: while one chunk's writes and commit run in the
 database (another process, another core), the next chunk is evaluated here, so the two
 overlap instead of taking turns. SQLite has a single writer: one there."""
+SHARE_POLL_SECONDS = 0.05
+"""How often the publishing process, its own range done, looks whether the others are."""
 EVALUATION_BATCH = 250
 """Contributors evaluated between two yields to the event loop: evaluating a whole chunk at
 once would hold the loop (requests, the other chunk's round trips) for its whole length."""
@@ -166,11 +173,45 @@ class _Outcome:
 
 @dataclass
 class _Cursor:
-    """Where the next chunk of a catch-up starts. Chunks are claimed under the lock, so
-    each contributor falls in exactly one chunk, whatever the number of workers."""
+    """Where the next chunk of a catch-up's range starts. Chunks are claimed under the lock,
+    so each contributor falls in exactly one chunk, whatever the number of workers."""
 
-    after: str = ""
+    after: str
+    through: str | None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+@dataclass(frozen=True, slots=True)
+class _Share:
+    """A range of a publication's re-evaluation, as a process started for it gets it."""
+
+    sharing: Sharing
+    known_types: set[str]
+    today: date
+    chunk: int
+    span: IdRange
+
+
+def _catch_up_in_child(share: _Share, tally: Any) -> None:
+    """Re-evaluates a range in a process of its own, adding to `tally` (shared with the
+    publishing process) what each chunk recorded once it has committed."""
+
+    def add(recorded: int) -> None:
+        tally.value += recorded
+
+    async def run() -> None:
+        db = create_engine(
+            share.sharing.url, schema=share.sharing.schema, pool_size=PUBLICATION_WORKERS
+        )
+        try:
+            policy = PolicyEngine(
+                PostgresEventStore(), share.known_types, lambda: share.today, sharing=None
+            )
+            await policy._catch_up_range(db, share.chunk, share.today, share.span, add)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
 
 
 @dataclass
@@ -179,6 +220,9 @@ class PolicyEngine:
     known_types: set[str]
     clock: Callable[[], date] = utc_today
     service: str = "policy"
+    sharing: Sharing | None = None
+    """Where processes started to share a publication's re-evaluation find the database;
+    None: it runs in this process alone."""
     _documents: dict[str, PolicyDocument] = field(default_factory=dict)
     _views: dict[str, PolicyView] = field(default_factory=dict)
 
@@ -307,13 +351,50 @@ class PolicyEngine:
         policy than the one in force, `chunk` contributors (in id order) per transaction;
         returns the decisions recorded. A contributor already evaluated under the policy in
         force is skipped, so running it again, or on two instances at once, records nothing
-        twice. On PostgreSQL, `PUBLICATION_WORKERS` chunks are in flight at once (each its
-        own transaction, so they may commit out of order: a crash leaves stale rows behind,
-        never half-recorded ones, and the next run finishes them)."""
+        twice. With `sharing`, the contributors are split into id ranges, one per process
+        (`shares.ranges`): the first is re-evaluated here, each other in a process started
+        for it; a range whose process failed is finished here."""
+        today = self.clock()
+        first, *others = await ranges(db, self.sharing)
+        if not others or self.sharing is None:
+            return await self._catch_up_range(db, chunk, today, first)
+        tallies = [SPAWN.Value("q", 0) for _ in others]
+        children = Children(
+            _catch_up_in_child,
+            [
+                (_Share(self.sharing, self.known_types, today, chunk, span), tally)
+                for span, tally in zip(others, tallies, strict=True)
+            ],
+            f"{self.service}-publication",
+        )
+        async with children:
+            emitted = await self._catch_up_range(db, chunk, today, first)
+            await children.wait(SHARE_POLL_SECONDS)
+        for span, code in zip(others, children.exit_codes(), strict=True):
+            if code != 0:
+                log.warning(
+                    "a publication process failed (exit code %s): its range is finished here", code
+                )
+                emitted += await self._catch_up_range(db, chunk, today, span)
+        return emitted + sum(int(tally.value) for tally in tallies)
+
+    async def _catch_up_range(
+        self,
+        db: AsyncEngine,
+        chunk: int,
+        today: date,
+        span: IdRange,
+        tally: Callable[[int], None] = lambda _: None,
+    ) -> int:
+        """`catch_up` over one range of ids, telling `tally` what each chunk recorded once
+        it has committed. On PostgreSQL, `PUBLICATION_WORKERS` chunks are in flight at once
+        (each its own transaction, so they may commit out of order: a crash leaves stale
+        rows behind, never half-recorded ones, and the next run finishes them)."""
         workers = PUBLICATION_WORKERS if db.dialect.name == "postgresql" else 1
-        cursor = _Cursor()
+        cursor = _Cursor(span.after, span.through)
         tasks = [
-            asyncio.create_task(self._catch_up_chunks(db, chunk, cursor)) for _ in range(workers)
+            asyncio.create_task(self._catch_up_chunks(db, chunk, today, cursor, tally))
+            for _ in range(workers)
         ]
         try:
             return sum(await asyncio.gather(*tasks))
@@ -324,14 +405,22 @@ class PolicyEngine:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _catch_up_chunks(self, db: AsyncEngine, chunk: int, cursor: _Cursor) -> int:
-        """One worker of `catch_up`: claims the next chunk, re-evaluates it, commits, until
-        no contributor is left."""
+    async def _catch_up_chunks(
+        self,
+        db: AsyncEngine,
+        chunk: int,
+        today: date,
+        cursor: _Cursor,
+        tally: Callable[[int], None],
+    ) -> int:
+        """One worker of `_catch_up_range`: claims the next chunk, re-evaluates it, commits,
+        until no contributor is left."""
         emitted = 0
         while True:
+            recorded = 0
             async with db.begin() as conn:
                 async with cursor.lock:
-                    rows = await self._chunk(conn, cursor.after, chunk)
+                    rows = await self._chunk(conn, cursor, chunk)
                     if not rows:
                         return emitted
                     cursor.after = rows[-1].contributor_id
@@ -340,10 +429,12 @@ class PolicyEngine:
                 policy = await self.in_force(conn)
                 stale = [r for r in rows if r.policy_hash != policy.hash]
                 if stale:
-                    emitted += await self._reevaluate(conn, stale, policy)
+                    recorded = await self._reevaluate(conn, stale, policy, today)
+            emitted += recorded
+            tally(recorded)
 
-    async def _chunk(self, conn: AsyncConnection, after: str, limit: int) -> Sequence[Any]:
-        """The next contributors after `after`, locked, with their view and evaluation as
+    async def _chunk(self, conn: AsyncConnection, cursor: _Cursor, limit: int) -> Sequence[Any]:
+        """The next contributors of the cursor's range, locked, with their view and evaluation as
         JSON text (decoded by pydantic straight from the text) and, from the evaluation, the
         policy hash, the contributor type and the day it was made for (so the ones up to
         date, or that the new policy cannot change, are told without decoding)."""
@@ -357,18 +448,19 @@ class PolicyEngine:
                 evaluation["contributor_type"].as_string().label("contributor_type"),
                 evaluation["as_of"].as_string().label("as_of"),
             )
-            .where(contributor_policy.c.contributor_id > after)
+            .where(contributor_policy.c.contributor_id > cursor.after)
             .order_by(contributor_policy.c.contributor_id)
             .limit(limit)
         )
+        if cursor.through is not None:
+            query = query.where(contributor_policy.c.contributor_id <= cursor.through)
         if conn.dialect.name == "postgresql":
             query = query.with_for_update()
         return (await conn.execute(query)).all()
 
     async def _reevaluate(
-        self, conn: AsyncConnection, rows: Sequence[Any], policy: PolicyInForce
+        self, conn: AsyncConnection, rows: Sequence[Any], policy: PolicyInForce, today: date
     ) -> int:
-        today = self.clock()
         # An evaluation made today under rules for the type that the new policy keeps is
         # what evaluating again would give, but for the hash: it is restamped in place, and
         # only the contributors the change can affect are decoded and evaluated.

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import multiprocessing
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -48,6 +46,7 @@ from shared.db import create_engine
 from shared.eventstore.tables import checkpoints, consumed_streams
 from shared.eventstore.tables import metadata as shared_metadata
 from shared.migrations import migrate
+from shared.processes import SPAWN, Children, cpus
 from shared.settings import ServiceSettings
 from shared.transport.kafka import partition_counts
 
@@ -124,7 +123,7 @@ async def rebuild(
             if not await _session_lock(guard, "pg_try_advisory_lock"):
                 raise RebuildError("another rebuild of reporting is running")
             try:
-                splits = await _splits(settings, processes or len(os.sched_getaffinity(0)))
+                splits = await _splits(settings, processes or cpus())
                 # The limit is the rebuild's, whatever the number of processes holding them.
                 held = cache and max(cache // len(splits), 1)
                 shares = [
@@ -244,25 +243,20 @@ async def _consume(shares: list[_Share], report: ProgressCallback) -> int:
         return await _consume_share(
             shares[0], lambda done, left: report(RebuildProgress("consuming", done, left))
         )
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited loop
-    counters = [(context.Value("q", 0), context.Value("q", -1)) for _ in shares[1:]]
-    children = [
-        context.Process(
-            target=_consume_in_child,
-            args=(share, *counter),
-            name=f"{STAGING_CONSUMER}-{number}",
-            daemon=True,
-        )
-        for number, (share, counter) in enumerate(zip(shares[1:], counters, strict=True), 1)
-    ]
+    counters = [(SPAWN.Value("q", 0), SPAWN.Value("q", -1)) for _ in shares[1:]]
+    children = Children(
+        _consume_in_child,
+        [(share, *counter) for share, counter in zip(shares[1:], counters, strict=True)],
+        STAGING_CONSUMER,
+    )
     here: tuple[int, int | None] = (0, None)
 
     def tell() -> None:
-        failed = [c.exitcode for c in children if c.exitcode not in (None, 0)]
-        if failed:
+        codes = [code for code in children.exit_codes() if code not in (None, 0)]
+        if codes:
             raise RebuildError(
-                f"{len(failed)} of the rebuild's processes failed (exit codes "
-                f"{', '.join(map(str, failed))}); their errors are above"
+                f"{len(codes)} of the rebuild's processes failed (exit codes "
+                f"{', '.join(map(str, codes))}); their errors are above"
             )
         lefts = [here[1], *(None if left.value < 0 else left.value for _, left in counters)]
         done = here[0] + sum(applied.value for applied, _ in counters)
@@ -274,19 +268,10 @@ async def _consume(shares: list[_Share], report: ProgressCallback) -> int:
         here = (done, left)
         tell()
 
-    for child in children:
-        child.start()
-    try:
+    async with children:
         processed = await _consume_share(shares[0], progress)
-        while any(c.is_alive() for c in children):
-            tell()
-            await asyncio.sleep(shares[0].poll_interval)
+        await children.wait(shares[0].poll_interval, tell)
         tell()
-    finally:
-        for child in children:
-            if child.is_alive():
-                child.terminate()
-            child.join()
     return processed + sum(int(applied.value) for applied, _ in counters)
 
 

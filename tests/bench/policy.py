@@ -19,8 +19,10 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from services.policy.shares import Sharing
 from shared.db import create_engine
 from shared.migrations import migrate
+from shared.processes import cpus
 from tests.bench.drivers import Measurement
 from tests.bench.harness import Span
 from tests.bench.policy_access import AccessBench, AccessPlan
@@ -98,22 +100,24 @@ async def _publication(url: str, plan: Plan) -> tuple[Seeding, list[Phase], Publ
         await migrate(engine, PUBLISH_SCHEMA, "policy@head")
         seeding = await seed(engine, plan.contributors, plan.template)
         phases = await parts(engine, plan.sample)
-        publication = await publish(engine, seeding.contributors)
+        sharing = Sharing(url, PUBLISH_SCHEMA, cpus())
+        publication = await publish(engine, seeding.contributors, sharing)
     finally:
         await engine.dispose()
     return seeding, phases, publication
 
 
 async def _profiled_publication(url: str, plan: Plan, output: Path) -> str:
-    """A second publication, on `sample` contributors of their own schema, under py-spy (it
-    takes CPU from the process it samples: never from the measured publication)."""
+    """A second publication, on `sample` contributors of their own schema, in this process
+    alone, under py-spy (it takes CPU from the process it samples: never from the measured
+    publication)."""
     schema = f"{PUBLISH_SCHEMA}_profile"
     engine = create_engine(url, schema=schema, pool_size=2)
     try:
         await migrate(engine, schema, "policy@head")
         seeding = await seed(engine, plan.sample, plan.template)
         async with recording(os.getpid(), 600, output):
-            await publish(engine, seeding.contributors)
+            await publish(engine, seeding.contributors, Sharing(url, schema, 1))
     finally:
         await engine.dispose()
     return f"PolicyEngine.publish, {seeding.contributors:,} contributors"

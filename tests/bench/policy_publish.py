@@ -7,6 +7,8 @@ bulk (one statement per thousand rows).
 
 from __future__ import annotations
 
+import os
+import resource
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,8 +23,10 @@ from services.policy.domain.evaluate import evaluate
 from services.policy.domain.evaluation import Evaluation
 from services.policy.domain.view import PolicyView
 from services.policy.engine import EVALUATIONS, VIEWS, utc_today
+from services.policy.shares import Sharing, ranges
 from shared.db import upsert
 from tests.bench.policy_seed import TYPES, lowered_ceilings, policy_engine
+from tests.bench.sections import machine_busy
 
 BULK_ROWS = 1000
 
@@ -50,6 +54,12 @@ class Publication:
     decisions: int
     stored: int
     """Decision events found in the store afterwards (the publication's own event aside)."""
+    processes: int
+    """Processes that re-evaluated (this one and those it started)."""
+    python_cpu: float
+    """CPU seconds of those processes."""
+    machine_cpu: float
+    """CPU seconds of every process of the machine (PostgreSQL's included)."""
 
     @property
     def decision_rate(self) -> float:
@@ -128,12 +138,30 @@ async def parts(engine: AsyncEngine, sample: int) -> list[Phase]:
     return [read, evaluated, written]
 
 
-async def publish(engine: AsyncEngine, contributors: int) -> Publication:
-    """Publishes the lowered ceilings, timed."""
-    policy = policy_engine()
+async def publish(engine: AsyncEngine, contributors: int, sharing: Sharing) -> Publication:
+    """Publishes the lowered ceilings, timed, shared among processes as the service does."""
+    policy = policy_engine(sharing)
     before = await _events(engine)
+    processes = len(await ranges(engine, sharing))
+    machine, python = machine_busy(), _python_cpu()
     began = time.perf_counter()
     _, emitted = await policy.publish(engine, lowered_ceilings(), "bench", "lower ceilings")
     seconds = time.perf_counter() - began
+    python, busy = _python_cpu() - python, _busy_seconds(machine, machine_busy())
     stored = await _events(engine) - before - 1
-    return Publication(contributors, seconds, emitted, stored)
+    return Publication(contributors, seconds, emitted, stored, processes, python, busy)
+
+
+def _python_cpu() -> float:
+    """CPU seconds of this process and of the children it has joined."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _busy_seconds(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float:
+    if before is None or after is None:
+        return 0.0
+    return (after[0] - before[0]) / os.sysconf("SC_CLK_TCK")

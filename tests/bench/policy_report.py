@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from services.policy.engine import PUBLICATION_CHUNK
@@ -61,7 +62,8 @@ def targets(
 def publication_table(publication: Publication, phases: list[Phase]) -> Table:
     rows: Rows = [
         [
-            f"PolicyEngine.publish ({PUBLICATION_CHUNK:,} contributors per transaction)",
+            f"PolicyEngine.publish ({publication.processes} processes,"
+            f" {PUBLICATION_CHUNK:,} contributors per transaction)",
             f"{publication.contributors:,}",
             f"{publication.seconds:,.1f}",
             f"{publication.contributor_rate:,.0f}",
@@ -129,7 +131,10 @@ def method(seeding: Seeding, sample: int, access: AccessPlan) -> list[str]:
         f" {seeding.copy_seconds:.0f} s.",
         "Publication: `PolicyEngine.publish` of the default policy with every ceiling above"
         f" `public` lowered by one classification: the version in one transaction, then the"
-        f" re-evaluation in transactions of {PUBLICATION_CHUNK:,} contributors; contributors of"
+        f" re-evaluation in transactions of {PUBLICATION_CHUNK:,} contributors, split by id into"
+        " one range per CPU, each re-evaluated by a process of its own, as `wfe serve policy`"
+        " does (`services/policy/shares.py`; the publishing process takes the first range);"
+        " contributors of"
         f" {affected} hold a grant at the old ceiling, which now must go"
         " (`access_revocation_required`). Decisions/s = decisions emitted / seconds of the"
         " call (validation, the re-evaluation of every contributor, commit); the decision"
@@ -163,17 +168,25 @@ def why(
     writes this, so it always matches the figures above)."""
     notes: list[str] = []
     evaluated = _phase(phases, "evaluate")
-    if publication.decision_rate < DECISIONS_TARGET and evaluated is not None:
-        per = 1e6 / evaluated.rate if evaluated.rate else 0.0
+    if publication.decision_rate < DECISIONS_TARGET and evaluated and publication.contributors:
+        cores = os.cpu_count() or 1
+        per_contributor = 1e6 / publication.contributors
+        python = publication.python_cpu * per_contributor
+        rest = max(publication.machine_cpu - publication.python_cpu, 0.0) * per_contributor
+        most = cores * 1e6 / (python + rest) if python + rest else 0.0
+        share = publication.decisions / publication.contributors
         notes.append(
-            "Why the publication target is missed here: it is bound by Python on one core."
-            f" Evaluating and diffing alone, in memory, take {per:,.0f} µs per contributor"
-            f" ({evaluated.decision_rate:,.0f} decisions/s before any decoding, encoding or"
-            " database work), and the publication's event loop is busy with Python"
-            " (decoding, evaluating, encoding) for most of its samples:"
-            f" {top_libraries(profiles, 'publish')}. Reaching {DECISIONS_TARGET:,.0f} decisions/s"
-            " needs more than one process (the contributors split by id range) or a faster"
-            " evaluator, on a machine with cores to spare."
+            f"Why the publication target is missed here: it is bound by the machine's {cores}"
+            " CPUs, shared with PostgreSQL. The re-evaluation ran in"
+            f" {publication.processes} processes and kept"
+            f" {publication.machine_cpu / publication.seconds:.2f} of {cores} CPUs busy; each"
+            f" contributor took {python:,.0f} µs of CPU in Python (decoding, evaluating,"
+            f" encoding; in one process: {top_libraries(profiles, 'publish')}) and"
+            f" {rest:,.0f} µs elsewhere, PostgreSQL mostly. At {python + rest:,.0f} µs per"
+            f" contributor, {cores} CPUs kept fully busy re-evaluate at most {most:,.0f}"
+            f" contributors/s: {most * share:,.0f} decisions/s at this workload's"
+            f" {share:.2f} decisions per contributor. Evaluating and diffing alone, in memory,"
+            f" take {1e6 / evaluated.rate:,.0f} µs per contributor."
         )
     checked = results.find(POLICY, CHECK, float(rate))
     bare = results.find(BARE, CHECK, float(rate))

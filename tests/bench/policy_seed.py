@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.policy.domain.document import DEFAULT_POLICY, TypeRules
 from services.policy.engine import PolicyEngine, RegistryFact
+from services.policy.shares import Sharing
 from services.registry.domain import events as registry
 from services.registry.domain.values import CLASSIFICATIONS
 from shared.eventstore.store import PostgresEventStore
@@ -31,8 +32,8 @@ SEED_BATCH = 50
 """Contributors per `on_registry_events` call (and transaction)."""
 
 
-def policy_engine() -> PolicyEngine:
-    return PolicyEngine(PostgresEventStore(), set(TYPES))
+def policy_engine(sharing: Sharing | None = None) -> PolicyEngine:
+    return PolicyEngine(PostgresEventStore(), set(TYPES), sharing=sharing)
 
 
 def _facts(

@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from services.policy.engine import RegistryFact
+from services.registry.domain import events as registry_events
 from tests.faults.harness import eventually
 
 
@@ -109,3 +111,24 @@ async def caught_up(
 async def decision_types(policy: httpx.AsyncClient, cid: str) -> list[str]:
     history = (await policy.get(f"/v1/decisions/{cid}/history")).json()
     return [h["type"].removeprefix("org.workforce.policy.").removesuffix(".v1") for h in history]
+
+
+def registered_with_grant(
+    cid: str, today: date, contributor_type: str = "partner"
+) -> list[RegistryFact]:
+    """Registered five days ago, then granted `crm` at `internal`."""
+    began = datetime.combine(today - timedelta(days=5), datetime.min.time(), UTC)
+    facts: list[tuple[str, dict[str, Any]]] = [
+        (
+            registry_events.Registered.TYPE,
+            {"contributor_id": cid, "contributor_type": contributor_type, "sponsor": "s-1"},
+        ),
+        (
+            registry_events.AccessGranted.TYPE,
+            {"grant_id": "g-1", "resource": "crm", "classification": "internal"},
+        ),
+    ]
+    return [
+        RegistryFact(cid, kind, data, began + timedelta(days=n), n + 1)
+        for n, (kind, data) in enumerate(facts)
+    ]

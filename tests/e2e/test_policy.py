@@ -24,9 +24,8 @@ from services.policy.app import definition as policy_definition
 from services.policy.domain.document import DEFAULT_POLICY, validate_policy
 from services.policy.domain.evaluate import evaluate
 from services.policy.domain.view import fold
-from services.policy.engine import POLICY_STREAM, PolicyEngine, RegistryFact
+from services.policy.engine import POLICY_STREAM, PolicyEngine
 from services.registry.app import definition as registry_definition
-from services.registry.domain import events as registry_events
 from services.registry.domain.types import ContributorTypes
 from services.reporting.app import definition as reporting_definition
 from shared.app import create_app
@@ -35,7 +34,13 @@ from shared.eventstore.store import event_store_for
 from shared.settings import ServiceSettings
 from tests.databases import fresh_database
 from tests.e2e.backends import BACKENDS, embedded_settings
-from tests.e2e.policy_support import Clock, active_contractor, caught_up, decision_types
+from tests.e2e.policy_support import (
+    Clock,
+    active_contractor,
+    caught_up,
+    decision_types,
+    registered_with_grant,
+)
 from tests.faults.harness import eventually
 from tests.servers import RunningApp, serve
 
@@ -443,26 +448,6 @@ async def test_each_type_under_the_default_policy(
         assert any("over_ceiling" in reason for reason in response.json()["reasons"])
 
 
-def _registered_with_grant(
-    cid: str, today: date, contributor_type: str = "partner"
-) -> list[RegistryFact]:
-    began = datetime.combine(today - timedelta(days=5), datetime.min.time(), UTC)
-    facts: list[tuple[str, dict[str, Any]]] = [
-        (
-            registry_events.Registered.TYPE,
-            {"contributor_id": cid, "contributor_type": contributor_type, "sponsor": "s-1"},
-        ),
-        (
-            registry_events.AccessGranted.TYPE,
-            {"grant_id": "g-1", "resource": "crm", "classification": "internal"},
-        ),
-    ]
-    return [
-        RegistryFact(cid, kind, data, began + timedelta(days=n), n + 1)
-        for n, (kind, data) in enumerate(facts)
-    ]
-
-
 @pytest.mark.parametrize("database", ["postgres", "sqlite"])
 async def test_a_publication_interrupted_after_its_version_is_finished_once(
     database: str, postgres_admin_url: str, tmp_path: Path, clock: Clock
@@ -476,7 +461,7 @@ async def test_a_publication_interrupted_after_its_version_is_finished_once(
         engine = fresh.engine
         store = event_store_for(engine.dialect.name)
         policy = PolicyEngine(store, types, clock)
-        facts = [f for cid in cids for f in _registered_with_grant(cid, clock.today)]
+        facts = [f for cid in cids for f in registered_with_grant(cid, clock.today)]
         async with engine.begin() as conn:
             await policy.on_registry_events(conn, facts, {"actor": "test"})
         document = DEFAULT_POLICY.model_dump(mode="json")
@@ -526,8 +511,8 @@ async def test_a_publication_leaves_the_types_it_does_not_change_as_if_re_evalua
     The others are evaluated, and only they get decisions."""
     types = set(ContributorTypes.defaults().names)
     partners, employees = ["p-1", "p-2"], ["e-1", "e-2", "e-3"]
-    facts = [f for cid in partners for f in _registered_with_grant(cid, clock.today)]
-    facts += [f for cid in employees for f in _registered_with_grant(cid, clock.today, "employee")]
+    facts = [f for cid in partners for f in registered_with_grant(cid, clock.today)]
+    facts += [f for cid in employees for f in registered_with_grant(cid, clock.today, "employee")]
     async with fresh_database(database, postgres_admin_url, tmp_path, "policy@head") as fresh:
         engine = fresh.engine
         policy = PolicyEngine(event_store_for(engine.dialect.name), types, clock)

@@ -1,0 +1,166 @@
+"""A publication's re-evaluation shared among processes (`services/policy/shares.py`), on
+PostgreSQL: the id ranges cover every contributor once, the processes together decide
+exactly what one process decides, and a range whose process fails is finished by the
+publishing one."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.policy.domain.document import DEFAULT_POLICY
+from services.policy.engine import POLICY_STREAM, PolicyEngine, RegistryFact
+from services.policy.shares import EVERYONE, IdRange, Sharing, ranges
+from services.registry.domain.types import ContributorTypes
+from shared.eventstore.store import event_store_for
+from tests.databases import fresh_database
+from tests.e2e.policy_support import Clock, registered_with_grant
+
+TYPES = set(ContributorTypes.defaults().names)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def _members(span: IdRange, ids: Sequence[str]) -> list[str]:
+    return [i for i in ids if i > span.after and (span.through is None or i <= span.through)]
+
+
+async def test_the_ranges_cover_every_contributor_once(
+    postgres_admin_url: str, tmp_path: Path
+) -> None:
+    ids = sorted(f"c-{n:03d}" for n in range(90))
+    async with fresh_database("postgres", postgres_admin_url, tmp_path, "policy@head") as fresh:
+        async with fresh.engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO contributor_policy"
+                    " (contributor_id, view, evaluation, stream_version, updated_at)"
+                    " SELECT id, '{}', '{}', 1, now() FROM unnest(CAST(:ids AS text[])) AS id"
+                ),
+                {"ids": ids},
+            )
+
+        def sharing(processes: int, minimum: int) -> Sharing:
+            return Sharing(fresh.url, fresh.schema, processes, minimum)
+
+        three = await ranges(fresh.engine, sharing(3, 10))
+        two = await ranges(fresh.engine, sharing(3, 40))  # 90 // 40: two processes
+        alone = await ranges(fresh.engine, sharing(3, 100))
+        unshared = await ranges(fresh.engine, None)
+    assert [len(_members(span, ids)) for span in three] == [30, 30, 30]
+    assert sorted(i for span in three for i in _members(span, ids)) == ids
+    assert [len(_members(span, ids)) for span in two] == [45, 45]
+    assert three[0].after == ""
+    assert three[-1].through is None
+    assert alone == unshared == [EVERYONE]
+
+
+async def test_sqlite_re_evaluates_in_one_process(tmp_path: Path) -> None:
+    async with fresh_database("sqlite", "", tmp_path, "policy@head") as fresh:
+        found = await ranges(fresh.engine, Sharing(fresh.url, fresh.schema, 4, 1))
+    assert found == [EVERYONE]
+
+
+def _facts(today: Any) -> list[RegistryFact]:
+    types = sorted(TYPES)
+    return [
+        fact
+        for n in range(60)
+        for fact in registered_with_grant(f"c-{n:03d}", today, types[n % len(types)])
+    ]
+
+
+def _lowered() -> dict[str, Any]:
+    document = DEFAULT_POLICY.model_dump(mode="json")
+    for rules in document["types"].values():
+        rules["access"]["ceiling"] = "public"
+    return document
+
+
+async def _published(engine: AsyncEngine, policy: PolicyEngine, clock: Clock) -> dict[str, Any]:
+    """Folds the facts, publishes the lowered ceilings; what the publication left."""
+    async with engine.begin() as conn:
+        await policy.on_registry_events(conn, _facts(clock.today), {"actor": "test"})
+        before = await conn.scalar(sa.text("SELECT max(position) FROM events"))
+    published, emitted = await policy.publish(engine, _lowered(), "test", "lower ceilings")
+    async with engine.connect() as conn:
+        decided = (
+            await conn.execute(
+                sa.text(
+                    "SELECT stream_id, version, type, CAST(data AS text) FROM events"
+                    " WHERE position > :before AND stream_id <> :policy"
+                    " ORDER BY stream_id, version"
+                ),
+                {"before": before, "policy": POLICY_STREAM},
+            )
+        ).all()
+        evaluations = (
+            await conn.execute(
+                sa.text(
+                    "SELECT contributor_id, CAST(evaluation AS text) FROM contributor_policy"
+                    " ORDER BY contributor_id"
+                )
+            )
+        ).all()
+        timers = (
+            await conn.execute(
+                sa.text(
+                    "SELECT contributor_id, due, kind, subject_ref FROM timers ORDER BY 1, 2, 3, 4"
+                )
+            )
+        ).all()
+    return {
+        "hash": published.content_hash,
+        "emitted": emitted,
+        "decided": [tuple(row) for row in decided],
+        "evaluations": [tuple(row) for row in evaluations],
+        "timers": [tuple(row) for row in timers],
+    }
+
+
+async def _run(
+    postgres_admin_url: str, tmp_path: Path, clock: Clock, processes: int, url: str | None = None
+) -> dict[str, Any]:
+    async with fresh_database("postgres", postgres_admin_url, tmp_path, "policy@head") as fresh:
+        sharing = Sharing(url or fresh.url, fresh.schema, processes, minimum=1)
+        policy = PolicyEngine(event_store_for("postgresql"), TYPES, clock, sharing=sharing)
+        return await _published(fresh.engine, policy, clock)
+
+
+async def test_processes_sharing_a_publication_decide_what_one_process_decides(
+    postgres_admin_url: str, tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="services.policy.engine"):
+        shared = await _run(postgres_admin_url, tmp_path, clock, processes=3)
+    alone = await _run(postgres_admin_url, tmp_path, clock, processes=1)
+    assert not [r for r in caplog.records if "publication process failed" in r.message]
+    assert shared["emitted"] == alone["emitted"] == len(alone["decided"]) > 0
+    assert shared == alone
+    assert all(f'"policy_hash": "{alone["hash"]}"' in text for _, text in alone["evaluations"])
+
+
+async def test_a_range_whose_process_fails_is_finished_by_the_publishing_one(
+    postgres_admin_url: str, tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The started processes are given a database they cannot log in to."""
+    unreachable = (
+        make_url(postgres_admin_url)
+        .set(username="nobody", password="wrong")
+        .render_as_string(hide_password=False)
+    )
+    with caplog.at_level(logging.WARNING, logger="services.policy.engine"):
+        rescued = await _run(postgres_admin_url, tmp_path, clock, 3, url=unreachable)
+    alone = await _run(postgres_admin_url, tmp_path, clock, processes=1)
+    failures = [r for r in caplog.records if "publication process failed" in r.message]
+    assert len(failures) == 2
+    assert rescued == alone
