@@ -16,12 +16,15 @@ other processes (`wfe replay`, `wfe token`) that touch the same files now and th
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.util import await_
 
@@ -109,13 +112,35 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             write_lock.release()
 
 
+json_text = json.JSONEncoder(separators=(",", ":")).encode
+"""Compact JSON, for values sent as text (arrays of them cast to jsonb in SQL); one encoder
+for all, as `json.dumps` with options builds one per call."""
+
+
+def text_array(name: str) -> sa.BindParameter[Any]:
+    """A text-array parameter (PostgreSQL), for statements built once: a list matched
+    with `column == sa.any_(text_array("ids"))` (an `IN` list costs a statement built,
+    cache-keyed and rendered on every call, and a prepared statement per list length), or
+    a column of rows inserted together through `unnest`."""
+    return sa.bindparam(name, type_=ARRAY(sa.Text()))
+
+
 async def upsert(
     conn: AsyncConnection, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]
 ) -> None:
     """Insert rows, replacing the non-key columns of rows whose keys already exist."""
     if not rows:
         return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table)
-    updates = {c: statement.excluded[c] for c in rows[0] if c not in keys}
-    await conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates), rows)
+    statement = _upsert(conn.dialect.name, table, tuple(rows[0]), tuple(keys))
+    await conn.execute(statement, rows)
+
+
+@functools.cache
+def _upsert(
+    dialect: str, table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...]
+) -> sa.Executable:
+    """Built once per shape: building it (its `excluded` columns) cost more per call than
+    executing it from SQLAlchemy's compiled cache."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    updates = {c: insert.excluded[c] for c in columns if c not in keys}
+    return insert.on_conflict_do_update(index_elements=list(keys), set_=updates)

@@ -6,7 +6,6 @@ else the use case writes (the outbox always; read models, idempotency records, c
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -20,7 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.db import driver_connection
+from shared.db import driver_connection, json_text, text_array
 from shared.eventstore.model import (
     DuplicateEventIdConflict,
     NewEvent,
@@ -41,6 +40,8 @@ COLUMNS = (
     events.c.effective_time,
     events.c.recorded_time,
 )
+_STREAMS = sa.select(*COLUMNS).order_by(events.c.stream_id, events.c.version)
+_PG_STREAMS = _STREAMS.where(events.c.stream_id == sa.any_(text_array("streams")))
 
 
 def _pending(
@@ -146,12 +147,11 @@ class EventStore(ABC):
         found: dict[str, list[RecordedEvent]] = {s: [] for s in stream_ids}
         if not stream_ids:
             return found
-        query = (
-            sa.select(*COLUMNS)
-            .where(events.c.stream_id.in_(list(found)))
-            .order_by(events.c.stream_id, events.c.version)
-        )
-        for row in await conn.execute(query):
+        if conn.dialect.name == "postgresql":
+            rows = await conn.execute(_PG_STREAMS, {"streams": list(found)})
+        else:
+            rows = await conn.execute(_STREAMS.where(events.c.stream_id.in_(list(found))))
+        for row in rows:
             found[row.stream_id].append(recorded_from_row(row))
         return found
 
@@ -327,18 +327,14 @@ _PG_APPEND_STREAMS = sa.text(
 )
 
 
-_json = json.JSONEncoder(separators=(",", ":")).encode
-"""Compact JSON; one encoder for all, as `json.dumps` with options builds one per call."""
-
-
 def _columns(pending: Sequence[RecordedEvent], recorded_time: datetime) -> dict[str, Any]:
     return {
         "ids": [e.event_id for e in pending],
         "streams": [e.stream_id for e in pending],
         "versions": [e.version for e in pending],
         "types": [e.type for e in pending],
-        "data": [_json(e.data) for e in pending],
-        "metadata": [_json(e.metadata) for e in pending],
+        "data": [json_text(e.data) for e in pending],
+        "metadata": [json_text(e.metadata) for e in pending],
         "effective": [_utc(e.effective_time) for e in pending],
         "recorded": recorded_time,
     }
@@ -359,8 +355,8 @@ async def _copy(conn: AsyncConnection, pending: Sequence[RecordedEvent]) -> None
                 e.stream_id,
                 e.version,
                 e.type,
-                _json(e.data),
-                _json(e.metadata),
+                json_text(e.data),
+                json_text(e.metadata),
                 _utc(e.effective_time),
                 e.recorded_time,
             )
@@ -398,8 +394,8 @@ class PostgresEventStore(EventStore):
             "stream": stream_id,
             "ids": [e.event_id for e in new_events],
             "types": [e.type for e in new_events],
-            "data": [_json(e.data) for e in new_events],
-            "metadata": [_json(e.metadata) for e in new_events],
+            "data": [json_text(e.data) for e in new_events],
+            "metadata": [json_text(e.metadata) for e in new_events],
             "effective": [_utc(e.effective_time) for e in new_events],
             "recorded": recorded_time,
             "expected": expected_version,

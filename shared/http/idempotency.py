@@ -16,9 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared.db import json_text, text_array
 from shared.eventstore.tables import idempotency_keys
 from shared.http.problems import Problem
 
@@ -71,20 +73,47 @@ class Answer:
         return self.response
 
 
+_ANSWERS = sa.select(
+    idempotency_keys.c.key,
+    idempotency_keys.c.request_hash,
+    idempotency_keys.c.status,
+    idempotency_keys.c.body,
+    idempotency_keys.c.headers,
+)
+_PG_ANSWERS = _ANSWERS.where(idempotency_keys.c.key == sa.any_(text_array("keys")))
+"""Built once, the keys as one array: an `IN` list is rebuilt and rendered per call."""
+
+
 async def answers(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Answer]:
     """The answers stored under these (scoped) keys."""
     if not keys:
         return {}
-    table = idempotency_keys.c
-    rows = await conn.execute(
-        sa.select(table.key, table.request_hash, table.status, table.body, table.headers).where(
-            table.key.in_(keys)
-        )
-    )
+    if conn.dialect.name == "postgresql":
+        rows = await conn.execute(_PG_ANSWERS, {"keys": list(keys)})
+    else:
+        rows = await conn.execute(_ANSWERS.where(idempotency_keys.c.key.in_(keys)))
     return {
         row.key: Answer(row.request_hash, StoredResponse(row.status, row.body, row.headers))
         for row in rows
     }
+
+
+_PG_REMEMBER = sa.text(
+    """
+    INSERT INTO idempotency_keys (key, request_hash, status, body, headers, created_at)
+    SELECT k.key, k.request_hash, k.status, k.body::jsonb, k.headers::jsonb, :now
+    FROM unnest(:keys, :hashes, :statuses, :bodies, :headers)
+         AS k(key, request_hash, status, body, headers)
+    """
+).bindparams(
+    text_array("keys"),
+    text_array("hashes"),
+    sa.bindparam("statuses", type_=ARRAY(sa.Integer())),
+    text_array("bodies"),
+    text_array("headers"),
+    sa.bindparam("now", type_=sa.DateTime(timezone=True)),
+)
+"""A group's answers in one statement, each column an array, rather than a row each."""
 
 
 async def remember(conn: AsyncConnection, answered: Mapping[str, Answer]) -> None:
@@ -93,6 +122,19 @@ async def remember(conn: AsyncConnection, answered: Mapping[str, Answer]) -> Non
     if not answered:
         return
     now = datetime.now(UTC)
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            _PG_REMEMBER,
+            {
+                "keys": list(answered),
+                "hashes": [a.fingerprint for a in answered.values()],
+                "statuses": [a.response.status for a in answered.values()],
+                "bodies": [json_text(a.response.body) for a in answered.values()],
+                "headers": [json_text(dict(a.response.headers)) for a in answered.values()],
+                "now": now,
+            },
+        )
+        return
     await conn.execute(
         idempotency_keys.insert(),
         [

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.db import driver_connection
@@ -60,6 +61,19 @@ class DatabaseLost(ConnectionError):
     """The relay's connection failed outside SQLAlchemy (see `_any_pending`)."""
 
 
+_BATCH = (
+    sa.select(*COLUMNS)
+    .select_from(outbox.join(events, outbox.c.position == events.c.position))
+    .order_by(outbox.c.position)
+    .limit(sa.bindparam("limit"))
+)
+_PG_DELETE = outbox.delete().where(
+    outbox.c.position == sa.any_(sa.bindparam("positions", type_=ARRAY(sa.BigInteger())))
+)
+"""Built once, the positions as one array: a batch's `IN` list was built and rendered
+anew for every batch, and prepared anew for every batch size."""
+
+
 class OutboxRelay:
     def __init__(self, engine: AsyncEngine, publisher: Publisher, config: RelayConfig) -> None:
         self._engine = engine
@@ -94,22 +108,19 @@ class OutboxRelay:
         if not await _any_pending(conn):
             return 0
         async with conn.begin():
-            rows = await conn.execute(
-                sa.select(*COLUMNS)
-                .select_from(outbox.join(events, outbox.c.position == events.c.position))
-                .order_by(outbox.c.position)
-                .limit(self._config.batch_size)
-            )
+            rows = await conn.execute(_BATCH, {"limit": self._config.batch_size})
             batch = [recorded_from_row(row) for row in rows]
         if not batch:
             return 0
         await self._publisher.publish(
             [to_message(e, self._config.topic, self._config.source) for e in batch]
         )
+        positions = [e.position for e in batch]
         async with conn.begin():
-            await conn.execute(
-                outbox.delete().where(outbox.c.position.in_([e.position for e in batch]))
-            )
+            if conn.dialect.name == "postgresql":
+                await conn.execute(_PG_DELETE, {"positions": positions})
+            else:
+                await conn.execute(outbox.delete().where(outbox.c.position.in_(positions)))
         self.published += len(batch)
         self._measure(batch)
         return len(batch)
