@@ -107,6 +107,15 @@ class TableAdmin:
         await self._conn.execute(insert, self.history)
         await self._conn.execute(f"ANALYZE {names}")
 
+    async def analyze(self, schema: str) -> None:
+        """Every table of the schema."""
+        tables = await self._conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = $1", schema
+        )
+        await self._conn.execute(
+            "ANALYZE " + ", ".join(_name(schema, row["tablename"]) for row in tables)
+        )
+
     async def count(self, schema: str, table: str) -> int:
         return int(await self._conn.fetchval(f"SELECT count(*) FROM {_name(schema, table)}"))
 
