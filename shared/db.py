@@ -54,12 +54,7 @@ def create_engine(url: str, *, schema: str, pool_size: int = 40) -> AsyncEngine:
             # No pre-ping: it costs three round trips per checkout. A connection broken by a
             # server restart fails its request (503) and is discarded; the next one is fresh.
             pool_recycle=1800,
-            # Each execution planned for its parameters and the table as it is now: a generic
-            # plan made while a table was nearly empty stays a sequential scan as it grows
-            # (docs/foundation.md, "Service processes").
-            connect_args={
-                "server_settings": {"search_path": schema, "plan_cache_mode": "force_custom_plan"}
-            },
+            connect_args={"server_settings": {"search_path": schema}},
         )
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})

@@ -214,12 +214,12 @@ def method(plan: Plan) -> list[str]:
         f" the services take turns. Open loops: {plan.open_loop.seconds or 0:g} s at each rate."
         " Before each measurement the registry's outbox is drained (relay caught up).",
         f"Before the first, the registry is given {plan.history:,} contributors of history"
-        " (CloudEvents batches) and its tables are analysed, as a registry in service has"
-        " them, like the store's (B1/B2). From empty tables, PostgreSQL has no column"
-        " statistics until autovacuum's first analyse, a minute or more in, and plans the"
-        " duplicate-email check (a few emails among every contributor) as a sequential scan"
-        " of the whole table (in a 20 s probe from empty tables, 637 such scans read 2.2"
-        " million rows).",
+        f" (CloudEvents batches) and {max(plan.history // 10, plan.clients):,} more through"
+        " REST with idempotency keys, and its tables are analysed, as a registry in service"
+        " has them, like the store's (B1/B2). On tables that grow from empty, PostgreSQL"
+        " plans lookups as sequential scans until autovacuum first analyses them, a minute"
+        ' or more in (docs/foundation.md, "Service processes"): in a 20 s probe, 637 scans'
+        " of the contributors for the duplicate-email check read 2.2 million rows.",
         "After each measurement the events stored are counted (registry: new rows of its"
         " events table; store and raw COPY: rows after emptying it first) and must cover every"
         " acknowledged event. Service CPU: CPU time of the server process (store alone:"

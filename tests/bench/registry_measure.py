@@ -103,12 +103,11 @@ class RegistryBench:
         return self.results
 
     async def give_history(self) -> None:
-        """Registers `plan.history` contributors and analyses the registry's tables, as a
-        registry in service has them: from empty tables PostgreSQL has no column statistics
-        until autovacuum's first analyse (a minute or more in), and plans the duplicate-email
-        check, which matches a few emails among every contributor, as a sequential scan of
-        them all (in a probe from empty tables: 637 such scans reading 2.2 million rows in 20
-        seconds)."""
+        """Registers `plan.history` contributors (CloudEvents batches of 1,000), a tenth as
+        many again through REST with idempotency keys, and analyses the registry's tables,
+        as a registry in service has them. Plans made on nearly empty tables are
+        sequential scans, and PostgreSQL keeps them until the table is next analysed
+        (docs/foundation.md, "Service processes")."""
         size = min(HISTORY_BATCH, self.plan.history)
         await http_closed(
             CE,
@@ -118,6 +117,17 @@ class RegistryBench:
             clients=1,
             per_request=size,
             span=Span(events=self.plan.history),
+            warmup=0,
+            stored=None,
+        )
+        await http_closed(
+            REST,
+            SINGLE,
+            self.registry,
+            calls.registrations(self.registry.endpoint),
+            clients=self.plan.clients,
+            per_request=1,
+            span=Span(events=max(self.plan.history // 10, self.plan.clients)),
             warmup=0,
             stored=None,
         )
