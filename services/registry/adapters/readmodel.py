@@ -69,8 +69,8 @@ _PG_SAVE = sa.text(
     sa.bindparam("created_at", type_=ARRAY(sa.DateTime(timezone=True))),
     sa.bindparam("updated_at", type_=ARRAY(sa.DateTime(timezone=True))),
 )
-"""A group's rows as one array per column, in one statement: as many rows, each its own
-bind and execution, cost the service about three times the CPU."""
+"""A group's rows as one array per column, in one statement, rather than one bind and
+execution per row (SQLAlchemy's executemany on asyncpg)."""
 
 
 async def save(conn: AsyncConnection, rows: Sequence[Row]) -> None:
