@@ -7,8 +7,6 @@ bulk (one statement per thousand rows).
 
 from __future__ import annotations
 
-import os
-import resource
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +24,7 @@ from services.policy.engine import EVALUATIONS, VIEWS, utc_today
 from services.policy.shares import Sharing, ranges
 from shared.db import upsert
 from tests.bench.policy_seed import TYPES, lowered_ceilings, policy_engine
-from tests.bench.sections import machine_busy
+from tests.bench.sections import busy_seconds, cpu_with_children, machine_busy
 
 BULK_ROWS = 1000
 
@@ -143,25 +141,10 @@ async def publish(engine: AsyncEngine, contributors: int, sharing: Sharing) -> P
     policy = policy_engine(sharing)
     before = await _events(engine)
     processes = len(await ranges(engine, sharing))
-    machine, python = machine_busy(), _python_cpu()
+    machine, python = machine_busy(), cpu_with_children()
     began = time.perf_counter()
     _, emitted = await policy.publish(engine, lowered_ceilings(), "bench", "lower ceilings")
     seconds = time.perf_counter() - began
-    python, busy = _python_cpu() - python, _busy_seconds(machine, machine_busy())
+    python, busy = cpu_with_children() - python, busy_seconds(machine, machine_busy())
     stored = await _events(engine) - before - 1
     return Publication(contributors, seconds, emitted, stored, processes, python, busy)
-
-
-def _python_cpu() -> float:
-    """CPU seconds of this process and of the children it has joined."""
-    own, children = (
-        resource.getrusage(resource.RUSAGE_SELF),
-        resource.getrusage(resource.RUSAGE_CHILDREN),
-    )
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def _busy_seconds(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float:
-    if before is None or after is None:
-        return 0.0
-    return (after[0] - before[0]) / os.sysconf("SC_CLK_TCK")

@@ -3,7 +3,6 @@ raw consume rate of the same topics (the ceiling a consumer has before doing any
 
 from __future__ import annotations
 
-import resource
 import time
 from dataclasses import dataclass, field
 
@@ -15,6 +14,7 @@ from shared.db import create_engine
 from shared.settings import ServiceSettings, Topics
 from tests.bench.processes import TOPIC_PARTITIONS, Stack
 from tests.bench.reporting_events import RawConsume, Written, raw_consume, write_events
+from tests.bench.sections import cpu_with_children
 
 
 @dataclass
@@ -83,7 +83,7 @@ async def measure_rebuild(
         where.kafka, [where.topics["registry"], where.topics["policy"]], TOPIC_PARTITIONS
     )
     consuming: list[tuple[float, int]] = []
-    began, cpu = time.perf_counter(), _cpu_seconds()
+    began, cpu = time.perf_counter(), cpu_with_children()
 
     def progress(p: RebuildProgress) -> None:
         if p.phase == "consuming":
@@ -97,7 +97,7 @@ async def measure_rebuild(
         cache=cache,
         processes=processes,
     )
-    cpu = _cpu_seconds() - cpu
+    cpu = cpu_with_children() - cpu
     engine = create_engine(where.database_url, schema="reporting", pool_size=1)
     try:
         async with engine.connect() as conn:
@@ -119,10 +119,3 @@ async def measure_rebuild(
         cpu,
         consuming,
     )
-
-
-def _cpu_seconds() -> float:
-    """This process's CPU time and that of its children that ended (the rebuild's own
-    processes have ended, and been waited for, when it returns)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import resource
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -130,6 +131,20 @@ def machine_busy() -> tuple[int, int] | None:
         return None
     idle = values[3] + values[4]
     return sum(values) - idle, sum(values)
+
+
+def busy_seconds(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float:
+    """CPU seconds of every CPU of the machine between two `machine_busy` readings."""
+    if before is None or after is None:
+        return 0.0
+    return (after[0] - before[0]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_with_children() -> float:
+    """This process's CPU time and that of its children that ended and were waited for
+    (processes a rebuild or a publication started, once it returns)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def busy_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> str:
