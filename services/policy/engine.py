@@ -204,9 +204,7 @@ def _catch_up_in_child(share: _Share, tally: Any) -> None:
             share.sharing.url, schema=share.sharing.schema, pool_size=PUBLICATION_WORKERS
         )
         try:
-            policy = PolicyEngine(
-                PostgresEventStore(), share.known_types, lambda: share.today, sharing=None
-            )
+            policy = PolicyEngine(PostgresEventStore(), share.known_types, lambda: share.today)
             await policy._catch_up_range(db, share.chunk, share.today, share.span, add)
         finally:
             await db.dispose()
@@ -351,11 +349,13 @@ class PolicyEngine:
         policy than the one in force, `chunk` contributors (in id order) per transaction;
         returns the decisions recorded. A contributor already evaluated under the policy in
         force is skipped, so running it again, or on two instances at once, records nothing
-        twice. With `sharing`, the contributors are split into id ranges, one per process
-        (`shares.ranges`): the first is re-evaluated here, each other in a process started
+        twice. With `sharing`, the stale contributors are split into id ranges, one per
+        process (`shares.ranges`): the first is re-evaluated here, each other in a process started
         for it; a range whose process failed is finished here."""
         today = self.clock()
-        first, *others = await ranges(db, self.sharing)
+        async with db.connect() as conn:
+            in_force = await self.in_force(conn)
+        first, *others = await ranges(db, self.sharing, in_force.hash)
         if not others or self.sharing is None:
             return await self._catch_up_range(db, chunk, today, first)
         tallies = [SPAWN.Value("q", 0) for _ in others]

@@ -2,10 +2,12 @@
 
 Re-evaluating is Python at work (decoding, evaluating, encoding: about 100 µs of CPU per
 contributor), so one process re-evaluates at most what one CPU does. On PostgreSQL, the
-contributors are split by id into ranges of about as many each, one per process: the
-first is re-evaluated by the publishing process, each other by a process started for it
-(`PolicyEngine.catch_up`). The ranges cover every id, so a contributor registered
-meanwhile falls in one of them too.
+contributors still evaluated under another policy than the one in force are split by id
+into ranges of about as many each, one per process: the first is re-evaluated by the
+publishing process, each other by a process started for it (`PolicyEngine.catch_up`).
+The ranges cover every id, so a contributor registered meanwhile falls in one of them
+too. With few stale contributors (a service starting after a finished publication: none)
+no process is started.
 """
 
 from __future__ import annotations
@@ -47,25 +49,33 @@ class IdRange:
 
 EVERYONE = IdRange()
 
+_STALE = (
+    contributor_policy.c.evaluation["policy_hash"]
+    .as_string()
+    .is_distinct_from(sa.bindparam("in_force"))
+)
+_STALE_COUNT = sa.select(sa.func.count()).select_from(contributor_policy).where(_STALE)
 _BOUNDS = sa.select(
     sa.func.percentile_disc(sa.bindparam("fractions", type_=ARRAY(sa.Float())))
     .within_group(contributor_policy.c.contributor_id)
     .label("bounds")
-)
-"""The ids that cut the contributors, in id order, at these fractions."""
+).where(_STALE)
+"""The ids that cut the stale contributors, in id order, at these fractions."""
 
 
-async def ranges(db: AsyncEngine, sharing: Sharing | None) -> list[IdRange]:
-    """One range per process, of about as many contributors each: `EVERYONE` alone without
-    sharing, on SQLite (one writer at a time) or when there are too few to share."""
+async def ranges(db: AsyncEngine, sharing: Sharing | None, in_force: str) -> list[IdRange]:
+    """One range per process, of about as many contributors not yet evaluated under the
+    policy with hash `in_force` each: `EVERYONE` alone without sharing, on SQLite (one
+    writer at a time) or when there are too few of them to share."""
     if sharing is None or sharing.processes <= 1 or db.dialect.name != "postgresql":
         return [EVERYONE]
     async with db.connect() as conn:
-        count = await conn.scalar(sa.select(sa.func.count()).select_from(contributor_policy)) or 0
-        processes = min(sharing.processes, count // sharing.minimum)
+        stale = await conn.scalar(_STALE_COUNT, {"in_force": in_force}) or 0
+        processes = min(sharing.processes, stale // sharing.minimum)
         if processes <= 1:
             return [EVERYONE]
         fractions = [share / processes for share in range(1, processes)]
-        bounds: list[str] = (await conn.execute(_BOUNDS, {"fractions": fractions})).scalar_one()
+        cut = {"fractions": fractions, "in_force": in_force}
+        bounds: list[str] = (await conn.execute(_BOUNDS, cut)).scalar_one()
     edges: list[str | None] = ["", *bounds, None]
     return [IdRange(edges[n] or "", edges[n + 1]) for n in range(processes)]

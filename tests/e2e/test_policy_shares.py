@@ -35,39 +35,48 @@ def _members(span: IdRange, ids: Sequence[str]) -> list[str]:
     return [i for i in ids if i > span.after and (span.through is None or i <= span.through)]
 
 
-async def test_the_ranges_cover_every_contributor_once(
+async def test_the_ranges_split_the_stale_contributors_and_cover_every_one_once(
     postgres_admin_url: str, tmp_path: Path
 ) -> None:
-    ids = sorted(f"c-{n:03d}" for n in range(90))
+    """90 contributors evaluated under another policy, 45 already under the one in force
+    (`h`), interleaved: the ranges split the 90 evenly and, between them, cover every id."""
+    stale = sorted(f"c-{n:03d}" for n in range(90))
+    current = sorted(f"c-{n:03d}+" for n in range(0, 90, 2))
     async with fresh_database("postgres", postgres_admin_url, tmp_path, "policy@head") as fresh:
+        insert = sa.text(
+            "INSERT INTO contributor_policy"
+            " (contributor_id, view, evaluation, stream_version, updated_at)"
+            " SELECT id, '{}', CAST(:evaluation AS jsonb), 1, now()"
+            " FROM unnest(CAST(:ids AS text[])) AS id"
+        )
         async with fresh.engine.begin() as conn:
-            await conn.execute(
-                sa.text(
-                    "INSERT INTO contributor_policy"
-                    " (contributor_id, view, evaluation, stream_version, updated_at)"
-                    " SELECT id, '{}', '{}', 1, now() FROM unnest(CAST(:ids AS text[])) AS id"
-                ),
-                {"ids": ids},
-            )
+            await conn.execute(insert, {"ids": stale, "evaluation": '{"policy_hash": "old"}'})
+            await conn.execute(insert, {"ids": current, "evaluation": '{"policy_hash": "h"}'})
 
         def sharing(processes: int, minimum: int) -> Sharing:
             return Sharing(fresh.url, fresh.schema, processes, minimum)
 
-        three = await ranges(fresh.engine, sharing(3, 10))
-        two = await ranges(fresh.engine, sharing(3, 40))  # 90 // 40: two processes
-        alone = await ranges(fresh.engine, sharing(3, 100))
-        unshared = await ranges(fresh.engine, None)
-    assert [len(_members(span, ids)) for span in three] == [30, 30, 30]
-    assert sorted(i for span in three for i in _members(span, ids)) == ids
-    assert [len(_members(span, ids)) for span in two] == [45, 45]
+        three = await ranges(fresh.engine, sharing(3, 10), "h")
+        two = await ranges(fresh.engine, sharing(3, 40), "h")  # 90 // 40: two processes
+        alone = await ranges(fresh.engine, sharing(3, 100), "h")
+        unshared = await ranges(fresh.engine, None, "h")
+        async with fresh.engine.begin() as conn:
+            await conn.execute(
+                sa.text('UPDATE contributor_policy SET evaluation = \'{"policy_hash": "h"}\'')
+            )
+        up_to_date = await ranges(fresh.engine, sharing(3, 10), "h")
+    everyone = sorted(stale + current)
+    assert [len(_members(span, stale)) for span in three] == [30, 30, 30]
+    assert sorted(i for span in three for i in _members(span, everyone)) == everyone
+    assert [len(_members(span, stale)) for span in two] == [45, 45]
     assert three[0].after == ""
     assert three[-1].through is None
-    assert alone == unshared == [EVERYONE]
+    assert alone == unshared == up_to_date == [EVERYONE]
 
 
 async def test_sqlite_re_evaluates_in_one_process(tmp_path: Path) -> None:
     async with fresh_database("sqlite", "", tmp_path, "policy@head") as fresh:
-        found = await ranges(fresh.engine, Sharing(fresh.url, fresh.schema, 4, 1))
+        found = await ranges(fresh.engine, Sharing(fresh.url, fresh.schema, 4, 1), "h")
     assert found == [EVERYONE]
 
 
