@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.policy.adapters.tables import contributor_policy, policy_versions, timers
+from services.policy.domain import schedule
 from services.policy.domain.cedar import AccessAnswer, check_access
 from services.policy.domain.decisions import decisions
 from services.policy.domain.document import (
@@ -41,7 +42,7 @@ from shared.db import create_engine, driver_connection, upsert
 from shared.eventstore.model import NewEvent
 from shared.eventstore.store import EventStore, PostgresEventStore, StreamAppend
 from shared.eventstore.tables import events
-from shared.processes import SPAWN, Children
+from shared.processes import SPAWN, Children, collection_paused
 from shared.telemetry import EVENTS_APPENDED
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,28 @@ class Change:
 @dataclass
 class _Known:
     view: PolicyView
-    evaluation: Evaluation | None
+    evaluation: Evaluation
+    timer_keys: str | None
+    """The timers its evaluation scheduled, as `scheduling` writes them; None: not known."""
+
+
+def scheduling(due: tuple[Timer, ...], stored: str | None) -> tuple[tuple[Timer, ...], str]:
+    """The timers of `due` that are not among those `stored` (so, to insert), and `due` to
+    store in their place.
+
+    A contributor's row keeps its evaluation's timers as plain lines (due day as an ordinal,
+    kind, subject: subjects are identifiers, without whitespace), not in the evaluation's
+    JSON: a publication reads and writes every contributor's evaluation, which was 60%
+    timers, and decoding and encoding them cost more than evaluating. Equal texts, the
+    usual case, need no decoding at all."""
+    lines = [f"{t.due.toordinal()} {t.kind} {t.subject_ref}" for t in due]
+    text = "\n".join(lines)
+    if text == stored:
+        return (), text
+    if stored is None:
+        return due, text
+    known = set(stored.split("\n"))
+    return tuple(t for t, line in zip(due, lines, strict=True) if line not in known), text
 
 
 @dataclass
@@ -135,27 +157,30 @@ class _Batch:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     decided: dict[str, list[NewEvent]] = field(default_factory=dict)
     """Each contributor's decisions, in the order made."""
-    latest: dict[str, tuple[PolicyView, Evaluation]] = field(default_factory=dict)
+    latest: dict[str, _Known] = field(default_factory=dict)
     timers: dict[tuple[str, date, str, str], None] = field(default_factory=dict)
-    """Every evaluation's timers (an ordered set), as one evaluation at a time stored them."""
+    """The timers to insert (an ordered set): each evaluation's that differ from the one's
+    before it, as one evaluation at a time stored them."""
 
     def add(
         self,
+        previous: _Known | None,
         view: PolicyView,
-        previous: Evaluation | None,
         evaluation: Evaluation,
+        due: tuple[Timer, ...],
         metadata: Mapping[str, Any],
-    ) -> None:
-        found = decisions(previous, evaluation)
+    ) -> _Known:
+        """Records `evaluation` (scheduling `due`) after `previous`; returns it as known now."""
+        found = decisions(previous.evaluation if previous else None, evaluation)
         if found:
             self.decided.setdefault(view.id, []).extend(
                 NewEvent(uuid.uuid4(), d.TYPE, d.model_dump(mode="json"), self.now, dict(metadata))
                 for d in found
             )
-        self.latest[view.id] = (view, evaluation)
-        self.timers.update(
-            dict.fromkeys((view.id, t.due, t.kind, t.subject_ref) for t in evaluation.timers)
-        )
+        new, keys = scheduling(due, previous.timer_keys if previous else None)
+        self.timers.update(dict.fromkeys((view.id, *t) for t in new))
+        known = self.latest[view.id] = _Known(view, evaluation, keys)
+        return known
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +193,9 @@ class _Outcome:
     contributor_id: str
     decisions: list[DecisionEvent]
     evaluation_json: str
-    new_timers: list[Timer]
+    timer_keys: str
+    timers: tuple[Timer, ...]
+    """The timers to insert: the evaluation's that were not stored."""
 
 
 @dataclass
@@ -209,7 +236,12 @@ def _catch_up_in_child(share: _Share, tally: Any) -> None:
         finally:
             await db.dispose()
 
-    asyncio.run(run())
+    # A process of its own that exits when its range is done: cyclic collection would only
+    # walk, chunk after chunk, the decoded contributors that reference counting frees anyway
+    # (over a tenth of its CPU). The publishing process keeps collecting, as it also serves
+    # requests; what its startup built is frozen (shared/app.py).
+    with collection_paused():
+        asyncio.run(run())
 
 
 @dataclass
@@ -264,13 +296,13 @@ class PolicyEngine:
                 fact.version,
             )
             evaluation = evaluate(view, policy.document, policy.hash, today)
-            batch.add(
+            known[fact.contributor_id] = batch.add(
+                current,
                 view,
-                current.evaluation if current else None,
                 evaluation,
+                schedule.timers(view, policy.document, evaluation),
                 {**metadata, **fact.origin},
             )
-            known[fact.contributor_id] = _Known(view, evaluation)
         return await self._write(conn, batch)
 
     async def publish(
@@ -444,6 +476,7 @@ class PolicyEngine:
                 contributor_policy.c.contributor_id,
                 sa.cast(contributor_policy.c.view, sa.Text()).label("view"),
                 sa.cast(evaluation, sa.Text()).label("evaluation"),
+                contributor_policy.c.timer_keys,
                 evaluation["policy_hash"].as_string().label("policy_hash"),
                 evaluation["contributor_type"].as_string().label("contributor_type"),
                 evaluation["as_of"].as_string().label("as_of"),
@@ -536,17 +569,8 @@ class PolicyEngine:
         ]
         emitted = sum(len(r) for r in await self.store.append_streams(conn, appends))
         EVENTS_APPENDED.labels(self.service).inc(emitted)
-        await _store_evaluations(
-            conn, [(o.contributor_id, o.evaluation_json) for o in outcomes], now
-        )
-        await _schedule(
-            conn,
-            (
-                (o.contributor_id, t.due, t.kind, t.subject_ref)
-                for o in outcomes
-                for t in o.new_timers
-            ),
-        )
+        await _store_evaluations(conn, outcomes, now)
+        await _schedule(conn, ((o.contributor_id, *t) for o in outcomes for t in o.timers))
         return emitted
 
     async def simulate(
@@ -586,7 +610,8 @@ class PolicyEngine:
         batch = _Batch()
         for entry in known.values():
             evaluation = evaluate(entry.view, policy.document, policy.hash, today)
-            batch.add(entry.view, entry.evaluation, evaluation, {"actor": "timer"})
+            due_now = schedule.timers(entry.view, policy.document, evaluation)
+            batch.add(entry, entry.view, evaluation, due_now, {"actor": "timer"})
         await self._write(conn, batch)
         await conn.execute(
             timers.update()
@@ -674,6 +699,17 @@ class PolicyEngine:
         known = (await self._load(conn, {contributor_id}, lock=False)).get(contributor_id)
         return known.evaluation if known else None
 
+    async def pending_timers(self, conn: AsyncConnection, contributor_id: str) -> list[Timer]:
+        """The days on which policy will look at the contributor again: the timers scheduled
+        and not fired yet (one that a later evaluation no longer needs still fires, and finds
+        nothing new)."""
+        found = await conn.execute(
+            sa.select(timers.c.due, timers.c.kind, timers.c.subject_ref)
+            .where(timers.c.contributor_id == contributor_id, timers.c.fired_at.is_(None))
+            .order_by(timers.c.due, timers.c.kind, timers.c.subject_ref)
+        )
+        return [Timer(row.due, row.kind, row.subject_ref) for row in found]
+
     async def _write(self, conn: AsyncConnection, batch: _Batch) -> int:
         """A batch's decisions in one multi-stream append, its contributors' last views and
         evaluations in one upsert, its timers in one insert; returns the decisions."""
@@ -690,13 +726,14 @@ class PolicyEngine:
             contributor_policy,
             [
                 {
-                    "contributor_id": view.id,
-                    "view": VIEWS.dump_python(view, mode="json"),
-                    "evaluation": EVALUATIONS.dump_python(evaluation, mode="json"),
-                    "stream_version": view.version,
+                    "contributor_id": k.view.id,
+                    "view": VIEWS.dump_python(k.view, mode="json"),
+                    "evaluation": EVALUATIONS.dump_python(k.evaluation, mode="json"),
+                    "timer_keys": k.timer_keys,
+                    "stream_version": k.view.version,
                     "updated_at": batch.now,
                 }
-                for view, evaluation in batch.latest.values()
+                for k in batch.latest.values()
             ],
             ["contributor_id"],
         )
@@ -710,6 +747,7 @@ class PolicyEngine:
             contributor_policy.c.contributor_id,
             contributor_policy.c.view,
             contributor_policy.c.evaluation,
+            contributor_policy.c.timer_keys,
         )
         if ids is not None:
             query = query.where(contributor_policy.c.contributor_id.in_(ids))
@@ -718,7 +756,9 @@ class PolicyEngine:
         rows = (await conn.execute(query.order_by(contributor_policy.c.contributor_id))).all()
         return {
             row.contributor_id: _Known(
-                VIEWS.validate_python(row.view), EVALUATIONS.validate_python(row.evaluation)
+                VIEWS.validate_python(row.view),
+                EVALUATIONS.validate_python(row.evaluation),
+                row.timer_keys,
             )
             for row in rows
         }
@@ -729,14 +769,14 @@ def _outcome(row: Any, policy: PolicyInForce, today: date) -> _Outcome:
     view = VIEWS.validate_json(row.view)
     previous = EVALUATIONS.validate_json(row.evaluation)
     evaluation = evaluate(view, policy.document, policy.hash, today)
-    # The previous evaluation's timers were stored with it (fired or not): only the new
-    # ones need inserting. Compared by their fields as plain tuples, hashed in C.
-    stored = {(t.due, t.kind, t.subject_ref) for t in previous.timers}
+    due = schedule.timers(view, policy.document, evaluation)
+    new, keys = scheduling(due, row.timer_keys)
     return _Outcome(
         view.id,
         decisions(previous, evaluation),
         EVALUATIONS.dump_json(evaluation).decode(),
-        [t for t in evaluation.timers if (t.due, t.kind, t.subject_ref) not in stored],
+        keys,
+        new,
     )
 
 
@@ -772,34 +812,53 @@ async def _restamp(conn: AsyncConnection, ids: Sequence[str], digest: str) -> No
 _PG_STORE_EVALUATIONS = sa.text(
     """
     UPDATE contributor_policy AS p
-    SET evaluation = u.evaluation::jsonb, updated_at = :now
-    FROM unnest(:ids, :evaluations) AS u(contributor_id, evaluation)
+    SET evaluation = u.evaluation::jsonb, timer_keys = u.timer_keys, updated_at = :now
+    FROM unnest(:ids, :evaluations, :timer_keys) AS u(contributor_id, evaluation, timer_keys)
     WHERE p.contributor_id = u.contributor_id
     """
 ).bindparams(
     sa.bindparam("ids", type_=ARRAY(sa.Text())),
     sa.bindparam("evaluations", type_=ARRAY(sa.Text())),
+    sa.bindparam("timer_keys", type_=ARRAY(sa.Text())),
     sa.bindparam("now", type_=sa.DateTime(timezone=True)),
 )
 """Every evaluation of a chunk in one statement (one join), rather than one UPDATE each."""
 
 
 async def _store_evaluations(
-    conn: AsyncConnection, evaluations: Sequence[tuple[str, str]], now: datetime
+    conn: AsyncConnection, outcomes: Sequence[_Outcome], now: datetime
 ) -> None:
-    """(contributor id, evaluation already encoded as JSON) written over the stored ones."""
-    if not evaluations:
+    """The outcomes' evaluations (already encoded as JSON) and timers written over the stored
+    ones."""
+    if not outcomes:
         return
     if conn.dialect.name == "postgresql":
-        ids = [cid for cid, _ in evaluations]
-        texts = [text for _, text in evaluations]
-        await conn.execute(_PG_STORE_EVALUATIONS, {"ids": ids, "evaluations": texts, "now": now})
+        await conn.execute(
+            _PG_STORE_EVALUATIONS,
+            {
+                "ids": [o.contributor_id for o in outcomes],
+                "evaluations": [o.evaluation_json for o in outcomes],
+                "timer_keys": [o.timer_keys for o in outcomes],
+                "now": now,
+            },
+        )
         return
     await conn.execute(
         contributor_policy.update()
         .where(contributor_policy.c.contributor_id == sa.bindparam("cid"))
-        .values(evaluation=sa.bindparam("evaluation_json", type_=sa.Text()), updated_at=now),
-        [{"cid": cid, "evaluation_json": text} for cid, text in evaluations],
+        .values(
+            evaluation=sa.bindparam("evaluation_json", type_=sa.Text()),
+            timer_keys=sa.bindparam("keys"),
+            updated_at=now,
+        ),
+        [
+            {
+                "cid": o.contributor_id,
+                "evaluation_json": o.evaluation_json,
+                "keys": o.timer_keys,
+            }
+            for o in outcomes
+        ],
     )
 
 

@@ -26,11 +26,9 @@ file, so the consumer starts from offset 0.
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -46,7 +44,7 @@ from shared.db import create_engine
 from shared.eventstore.tables import checkpoints, consumed_streams
 from shared.eventstore.tables import metadata as shared_metadata
 from shared.migrations import migrate
-from shared.processes import SPAWN, Children, cpus
+from shared.processes import SPAWN, Children, collection_paused, cpus
 from shared.settings import ServiceSettings
 from shared.transport.kafka import partition_counts
 
@@ -305,7 +303,9 @@ async def _consume_share(share: _Share, progress: Progress) -> int:
             partitions=share.partitions,
         )
         stop = asyncio.Event()
-        with _collection_paused():
+        # The rebuild holds thousands of contributors' facts: without the pause, a full
+        # collection ran every batch or so, over a quarter of the rebuild's CPU.
+        with collection_paused():
             running = asyncio.create_task(consumer.run(stop))
             try:
                 while True:
@@ -328,27 +328,6 @@ async def _consume_share(share: _Share, progress: Progress) -> int:
     finally:
         await transport.close()
         await staging.dispose()
-
-
-@contextmanager
-def _collection_paused() -> Iterator[None]:
-    """No cyclic garbage collection while the rebuild consumes.
-
-    The rebuild holds thousands of contributors' facts, so the objects that survive each
-    batch soon outnumber a quarter of the old ones, which is when Python collects its
-    oldest generation: every batch or so everything held was traversed again, for nothing,
-    as what the rebuild drops holds no reference cycles and reference counting frees it.
-    That was over a quarter of the rebuild's CPU. The few cycles made meanwhile (a thousand
-    objects over 100,000 events) are collected once collection resumes, after everything
-    held has been written and dropped.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 async def _swap(live: AsyncEngine, staging_schema: str, events: int) -> int:

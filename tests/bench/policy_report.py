@@ -26,7 +26,7 @@ def targets(
 ) -> list[Target]:
     peers = []
     for prefix, label in (
-        ("evaluate", "evaluate and diff alone"),
+        ("evaluate", "evaluate, schedule and diff alone"),
         ("read", "read and decode alone"),
     ):
         phase = _phase(phases, prefix)
@@ -140,11 +140,12 @@ def method(seeding: Seeding, sample: int, access: AccessPlan) -> list[str]:
         " call (validation, the re-evaluation of every contributor, commit); the decision"
         " events stored afterwards must equal those emitted.",
         f"The parts alone, on {sample:,} contributors: the publication's query (`FOR UPDATE`,"
-        " view and evaluation as JSON text) with pydantic decoding from that text; `evaluate`"
-        " + `decisions` in memory; the rows written back with the project's `upsert`, a"
-        " thousand rows per statement (publish writes only the evaluation, encoded by"
-        " pydantic, appends a chunk's decisions in one multi-stream append and inserts only"
-        " new timers). Time per contributor is compared with the publication's.",
+        " view and evaluation as JSON text) with pydantic decoding from that text; `evaluate`,"
+        " `schedule.timers` and `decisions` in memory; the rows written back with the"
+        " project's `upsert`, a thousand rows per statement (publish writes only the"
+        " evaluation, encoded by pydantic, and its timers as text, appends a chunk's decisions"
+        " in one multi-stream append and inserts only the timers that are new). Time"
+        " per contributor is compared with the publication's.",
         f"Access checks: `wfe serve policy` in its own process, {access.contributors:,}"
         " contributors seeded the same way before it starts (the seeded decisions taken out"
         " of the outbox: set-up, not news for its relay to publish). Closed loop:"
@@ -185,8 +186,8 @@ def why(
             f" {rest:,.0f} µs elsewhere, PostgreSQL mostly. At {python + rest:,.0f} µs per"
             f" contributor, {cores} CPUs kept fully busy re-evaluate at most {most:,.0f}"
             f" contributors/s: {most * share:,.0f} decisions/s at this workload's"
-            f" {share:.2f} decisions per contributor. Evaluating and diffing alone, in memory,"
-            f" take {1e6 / evaluated.rate:,.0f} µs per contributor."
+            f" {share:.2f} decisions per contributor. Evaluating, scheduling and diffing"
+            f" alone, in memory, take {1e6 / evaluated.rate:,.0f} µs per contributor."
         )
     checked = results.find(POLICY, CHECK, float(rate))
     bare = results.find(BARE, CHECK, float(rate))

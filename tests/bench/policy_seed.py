@@ -99,12 +99,12 @@ async def seed_template(engine: AsyncEngine, count: int) -> int:
 
 _COPY = [
     """INSERT INTO contributor_policy
-           (contributor_id, view, evaluation, stream_version, updated_at)
+           (contributor_id, view, evaluation, timer_keys, stream_version, updated_at)
        SELECT p.contributor_id || :suffix || g,
               jsonb_set(p.view, '{id}', to_jsonb(p.contributor_id || :suffix || g)),
               jsonb_set(p.evaluation, '{contributor_id}',
                         to_jsonb(p.contributor_id || :suffix || g)),
-              p.stream_version, p.updated_at
+              p.timer_keys, p.stream_version, p.updated_at
        FROM contributor_policy p CROSS JOIN generate_series(1, :copies) g
        WHERE p.contributor_id LIKE 't%' AND p.contributor_id NOT LIKE '%-%'""",
     """INSERT INTO timers (contributor_id, due, kind, subject_ref, fired_at)

@@ -120,6 +120,9 @@ async def test_strict_background_check_expiry_requires_revocation_on_the_day(
     )
     evaluation = await caught_up(registry, policy, cid)
     assert evaluation["compliance"]["status"] == "compliant", evaluation
+    due = str(clock.today + timedelta(days=1))
+    expiry = {"due": due, "kind": "check_expiry", "subject_ref": "background_check"}
+    assert expiry in evaluation["timers"], evaluation["timers"]
     history = (await policy.get(f"/v1/decisions/{cid}/history")).json()
     revocations = [h["data"] for h in history if "revocation" in h["type"]]
     assert not revocations, json.dumps(revocations)
@@ -135,6 +138,8 @@ async def test_strict_background_check_expiry_requires_revocation_on_the_day(
     assert revocation["data"]["grant_id"] == "g-1"
     assert revocation["data"]["as_of"] == str(clock.today)
     assert revocation["data"]["enforced"] is True
+    pending = (await policy.get(f"/v1/decisions/{cid}")).json()["timers"]
+    assert expiry not in pending, pending  # fired
     clock.advance(-1)
 
 

@@ -1,4 +1,4 @@
-"""The policy service's own tables (see migration 0201_policy)."""
+"""The policy service's own tables (see migrations 0201_policy and 0202_policy_timers)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ contributor_policy = sa.Table(
     sa.Column("contributor_id", sa.Text(), primary_key=True),
     sa.Column("view", Json, nullable=False),
     sa.Column("evaluation", Json, nullable=False),
+    sa.Column("timer_keys", sa.Text()),
     sa.Column("stream_version", sa.Integer(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
 )

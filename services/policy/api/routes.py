@@ -195,16 +195,22 @@ async def access_check(body: AccessCheck, ctx: Context, _: Checker) -> Response:
 
 @router.get("/v1/decisions/{contributor_id}", summary="Current conclusions about a contributor")
 async def current_decisions(contributor_id: ContributorId, ctx: Context, _: Reader) -> Any:
+    """The contributor's last evaluation, and in `timers` the days on which policy will look
+    at them again (scheduled, not fired yet)."""
     async with ctx.engine.connect() as conn:
         evaluation = await ctx.policy.evaluation_of(conn, contributor_id)
-    if evaluation is None:
-        raise Problem(
-            404,
-            "contributor-not-found",
-            "Contributor not found",
-            f"policy knows no contributor {contributor_id!r}",
-        )
-    return EVALUATIONS.dump_python(evaluation, mode="json")
+        if evaluation is None:
+            raise Problem(
+                404,
+                "contributor-not-found",
+                "Contributor not found",
+                f"policy knows no contributor {contributor_id!r}",
+            )
+        scheduled = await ctx.policy.pending_timers(conn, contributor_id)
+    timers = [
+        {"due": t.due.isoformat(), "kind": t.kind, "subject_ref": t.subject_ref} for t in scheduled
+    ]
+    return {**EVALUATIONS.dump_python(evaluation, mode="json"), "timers": timers}
 
 
 @router.get("/v1/decisions/{contributor_id}/history", summary="Every decision, in order")

@@ -1,8 +1,9 @@
 """Evaluate one contributor against the policy on a given day. Pure: the day is an argument.
 
 `evaluate` says what holds now (requirements, compliance, which grants must go and why,
-violations, reminders due, future timers); `decisions` turns the difference between two
-evaluations into decision events, so re-evaluating never repeats itself.
+violations, reminders due; `schedule.timers` says when to look again); `decisions` turns
+the difference between two evaluations into decision events, so re-evaluating never
+repeats itself.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from services.policy.domain.evaluation import (
     Violation,
     ViolationKind,
 )
-from services.policy.domain.schedule import due_reminders, timers
+from services.policy.domain.schedule import due_reminders
 from services.policy.domain.view import CheckOnFile, GrantHeld, PolicyView
 from services.registry.domain.values import CheckName
 
@@ -57,7 +58,6 @@ def evaluate(view: PolicyView, policy: PolicyDocument, policy_hash: str, today: 
         grants=grants,
         violations=_violations(view, rules, compliance, grants, basis, today),
         reminders=due_reminders(view, policy, requirements, grants, basis, today),
-        timers=timers(view, policy, requirements, grants, basis, today),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from services.policy.domain.document import Consequence, Mode
 from services.registry.domain.values import CheckName, Classification, DeiProgram
@@ -111,8 +111,11 @@ class Reminder:
     offset_days: int
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Timer:
+class Timer(NamedTuple):
+    """A day on which evaluating again can give a different answer. A plain tuple: a
+    publication makes a score of them per contributor, and tuples are built, hashed and
+    ordered in C."""
+
     due: date
     kind: TimerKind
     subject_ref: str
@@ -133,8 +136,6 @@ class Evaluation:
     violations: tuple[Violation, ...]
     reminders: tuple[Reminder, ...]
     """Reminders due on `as_of`: per subject, the closest offset already reached."""
-    timers: tuple[Timer, ...]
-    """Days after `as_of` on which evaluating again can give a different answer."""
 
     @property
     def enforced(self) -> bool:

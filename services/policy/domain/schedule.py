@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from services.policy.domain.coverage import Coverage
+from services.policy.domain.coverage import Coverage, coverage
 from services.policy.domain.days import between, shift
 from services.policy.domain.document import PolicyDocument
 from services.policy.domain.evaluation import (
+    Evaluation,
     GrantVerdict,
     Reminder,
     ReminderKind,
@@ -73,18 +74,14 @@ def due_reminders(
     return tuple(sorted(due))
 
 
-def timers(
-    view: PolicyView,
-    policy: PolicyDocument,
-    requirements: tuple[Requirement, ...],
-    grants: tuple[GrantVerdict, ...],
-    basis: Coverage,
-    today: date,
-) -> tuple[Timer, ...]:
-    # Candidates are plain (due, kind, subject) tuples, the Timer's fields in its order:
-    # deduplicating and sorting them runs in C (a dataclass hashes and compares in Python),
-    # and only the timers kept, in the future, become objects. A publication does this for
-    # a score of candidates per contributor.
+def timers(view: PolicyView, policy: PolicyDocument, evaluation: Evaluation) -> tuple[Timer, ...]:
+    """The days after the evaluation's on which evaluating again can give a different
+    answer, in order: what the evaluation concluded stays true until the first of them."""
+    today = evaluation.as_of
+    requirements, grants = evaluation.requirements, evaluation.grants
+    basis = coverage(view, today)
+    # Candidates are plain (due, kind, subject) tuples, a Timer's fields in its order:
+    # deduplicated and sorted in C; only the ones in the future become Timers.
     found: list[_Key] = []
     for kind, subject, target in _targets(view, requirements, grants, basis):
         timer_kind = _REMINDER_TIMER[kind]
@@ -94,7 +91,7 @@ def timers(
     for g in grants:
         if g.expires_at is not None:
             found.append((g.expires_at.date(), "grant_expiry", g.grant_id))
-    return tuple(Timer(*key) for key in sorted({k for k in found if k[0] > today}))
+    return tuple(Timer._make(key) for key in sorted({k for k in found if k[0] > today}))
 
 
 def _contract_timers(

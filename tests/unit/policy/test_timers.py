@@ -21,7 +21,7 @@ def partner() -> Stream:
 
 
 def test_timers_cover_every_expiry_and_reminder() -> None:
-    assert partner().evaluate(TODAY).timers == (
+    assert partner().timers(TODAY) == (
         Timer(date(2025, 3, 16), "reminder.check_expiry", "nda"),
         Timer(date(2025, 4, 1), "reminder.check_expiry", "nda"),
         Timer(date(2025, 4, 8), "reminder.check_expiry", "nda"),
@@ -41,16 +41,16 @@ def test_timers_cover_every_expiry_and_reminder() -> None:
 
 def test_every_timer_day_brings_a_decision() -> None:
     s = partner()
-    for timer in s.evaluate(TODAY).timers:
+    for timer in s.timers(TODAY):
         found = decisions(s.evaluate(timer.due - DAY), s.evaluate(timer.due))
         assert found, timer
 
 
 def test_timers_lie_strictly_in_the_future() -> None:
     s = partner()
-    e = s.evaluate(date(2025, 4, 16))
-    assert all(t.due > date(2025, 4, 16) for t in e.timers)
-    assert Timer(date(2025, 4, 30), "check_due", "nda") in e.timers
+    found = s.timers(date(2025, 4, 16))
+    assert all(t.due > date(2025, 4, 16) for t in found)
+    assert Timer(date(2025, 4, 30), "check_due", "nda") in found
 
 
 def test_reminders_due_today_name_the_closest_offset_reached() -> None:
@@ -65,24 +65,23 @@ def test_reminders_due_today_name_the_closest_offset_reached() -> None:
 
 def test_reminder_offsets_come_from_the_policy() -> None:
     policy = with_rules({"reminder_offsets_days": [3]})
-    e = partner().evaluate(TODAY, policy)
-    assert [t.due for t in e.timers if t.kind == "reminder.contract_end"] == [date(2025, 6, 27)]
+    found = partner().timers(TODAY, policy)
+    assert [t.due for t in found if t.kind == "reminder.contract_end"] == [date(2025, 6, 27)]
     assert with_rules({"reminder_offsets_days": []}).reminder_offsets_days == ()
 
 
 def test_a_grant_that_must_go_gets_no_reminder() -> None:
     s = active("partner", contract_end=date(2025, 6, 30))
     s.grant(classification="restricted", expires=date(2025, 3, 20), on=TODAY)
-    e = s.evaluate(TODAY)
-    assert not any(t.kind == "reminder.grant_expiry" for t in e.timers)
-    assert Timer(date(2025, 3, 20), "grant_expiry", "g-1") in e.timers
+    found = s.timers(TODAY)
+    assert not any(t.kind == "reminder.grant_expiry" for t in found)
+    assert Timer(date(2025, 3, 20), "grant_expiry", "g-1") in found
 
 
 def test_offboarding_schedules_the_day_held_access_becomes_a_violation() -> None:
     s = active("partner", contract_end=None).grant(on=TODAY)
     s.offboard(on=TODAY)
-    e = s.evaluate(TODAY)
-    assert e.timers == (Timer(TODAY + DAY, "offboarding_lapsed", "c-1"),)
+    assert s.timers(TODAY) == (Timer(TODAY + DAY, "offboarding_lapsed", "c-1"),)
 
 
 def test_reminders_at_the_start_of_the_calendar() -> None:
@@ -94,4 +93,5 @@ def test_reminders_at_the_start_of_the_calendar() -> None:
     assert [r for r in e.reminders if r.kind == "check_expiry"] == [
         Reminder("check_expiry", "nda", date(1, 1, 10), 14)
     ]
-    assert [t.due for t in e.timers if t.kind == "reminder.check_expiry"] == [date(1, 1, 3)]
+    found = s.timers(date.min)
+    assert [t.due for t in found if t.kind == "reminder.check_expiry"] == [date(1, 1, 3)]
