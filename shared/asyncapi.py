@@ -3,9 +3,10 @@
 A channel per topic, a message per event type. Payload schemas are the catalogue models'
 JSON schemas (`models_json_schema`, validation mode: what a consumer accepts), moved under
 `components.schemas` with the service as prefix so the two catalogues' names never collide.
-Headers are the CloudEvents binary-mode headers (`shared.envelope.to_binary`); the Kafka key
-is the stream id, i.e. the contributor id. Nothing here knows a service: the caller passes the
-catalogues (`shared/cli/asyncapi.py`), so the document follows the code it is built from.
+Headers are the CloudEvents binary-mode headers (`shared.envelope.recorded_to_binary`); the
+Kafka key is the stream id, i.e. the contributor id. Nothing here knows a service: the caller
+passes the catalogues (`shared/cli/asyncapi.py`), so the document follows the code it is built
+from.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from uuid import UUID
 from pydantic.json_schema import JsonSchemaValue, models_json_schema
 
 from shared.catalogue import EventPayload
-from shared.envelope import JSON_CONTENT_TYPE, CloudEvent, from_recorded, to_binary
+from shared.envelope import JSON_CONTENT_TYPE, CloudEvent, recorded_to_binary
 from shared.eventstore.model import RecordedEvent
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -268,5 +269,5 @@ def _relay_headers() -> set[str]:
         effective_time=moment,
         recorded_time=moment,
     )
-    headers, _ = to_binary(from_recorded(sample, "/sample"))
+    headers, _ = recorded_to_binary(sample, "/sample")
     return set(headers)

@@ -46,23 +46,38 @@ class UndecodableMessage(ValueError):
     """A message that is not a CloudEvent we can read; the text says why."""
 
 
-def from_recorded(event: RecordedEvent, default_source: str) -> CloudEvent:
+def recorded_to_binary(event: RecordedEvent, default_source: str) -> tuple[dict[str, bytes], bytes]:
+    """An event of our own store as a Kafka message's headers and value: what `to_binary`
+    gives for the CloudEvent it is, built directly. What the store holds was validated on
+    the way in; building and dumping a pydantic model for every event again took the outbox
+    relay more CPU than everything else it does but the Kafka client."""
     metadata = event.metadata
-    return CloudEvent(
-        specversion="1.0",
-        id=str(event.event_id),
-        source=str(metadata.get("source") or default_source),
-        type=event.type,
-        subject=event.stream_id,
-        time=event.recorded_time,
-        datacontenttype=JSON_CONTENT_TYPE,
-        data=dict(event.data),
-        effectivetime=event.effective_time,
-        sequence=event.version,
-        partitionkey=event.stream_id,
-        correlationid=metadata.get("correlation_id"),
-        causationid=metadata.get("causation_id"),
+    attributes = (
+        ("specversion", "1.0"),
+        ("id", str(event.event_id)),
+        ("source", str(metadata.get("source") or default_source)),
+        ("type", event.type),
+        ("subject", event.stream_id),
+        ("time", _timestamp(event.recorded_time)),
+        ("effectivetime", _timestamp(event.effective_time)),
+        ("sequence", str(event.version)),
+        ("partitionkey", event.stream_id),
+        ("correlationid", metadata.get("correlation_id")),
+        ("causationid", metadata.get("causation_id")),
     )
+    headers = {
+        _HEADER_PREFIX + name: str(value).encode()
+        for name, value in attributes
+        if value is not None
+    }
+    headers["content-type"] = JSON_CONTENT_TYPE.encode()
+    return headers, json.dumps(event.data, separators=(",", ":")).encode()
+
+
+def _timestamp(moment: datetime) -> str:
+    """As pydantic writes a datetime in JSON (RFC 3339, UTC as `Z`)."""
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def to_binary(event: CloudEvent) -> tuple[dict[str, bytes], bytes]:

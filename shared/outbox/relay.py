@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.db import driver_connection
-from shared.envelope import from_recorded, to_binary
+from shared.envelope import recorded_to_binary
 from shared.eventstore.model import RecordedEvent
 from shared.eventstore.store import COLUMNS, recorded_from_row
 from shared.eventstore.tables import events, outbox
@@ -47,7 +47,7 @@ class RelayConfig:
 
 
 def to_message(event: RecordedEvent, topic: str, source: str) -> OutgoingMessage:
-    headers, value = to_binary(from_recorded(event, source))
+    headers, value = recorded_to_binary(event, source)
     # W3C trace context as plain `traceparent`/`tracestate` headers, beside the ce_* ones.
     headers.update(headers_from_metadata(event.metadata))
     return OutgoingMessage(topic=topic, key=event.stream_id.encode(), value=value, headers=headers)

@@ -40,7 +40,7 @@ from services.registry.domain.events import Registered
 from shared.cli import asyncapi
 from shared.cli.main import app as wfe
 from shared.cli.serve import PORTS
-from shared.envelope import from_recorded, to_binary
+from shared.envelope import recorded_to_binary
 from shared.eventstore.model import RecordedEvent
 from shared.http.auth import InsecureSigningKey, signing_key
 from shared.migrations import MIGRATIONS
@@ -495,7 +495,7 @@ def test_asyncapi_schemas_accept_what_the_relay_sends() -> None:
     ).model_dump(mode="json")  # fmt: skip
     moment = datetime(2024, 5, 1, tzinfo=UTC)
     recorded = RecordedEvent(1, UUID(int=7), "c-1", 3, Registered.TYPE, payload, {}, moment, moment)
-    headers, value = to_binary(from_recorded(recorded, "/registry"))
+    headers, value = recorded_to_binary(recorded, "/registry")
     message = f"urn:asyncapi#/components/messages/{Registered.TYPE}"
     registry: Registry[Any] = Registry().with_resource(
         "urn:asyncapi", Resource.from_contents(asyncapi_doc(), DRAFT7)
