@@ -7,7 +7,7 @@ contributor id is the key (CloudEvents Kafka protocol binding, binary content mo
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -65,13 +65,7 @@ def recorded_to_binary(event: RecordedEvent, default_source: str) -> tuple[dict[
         ("correlationid", metadata.get("correlation_id")),
         ("causationid", metadata.get("causation_id")),
     )
-    headers = {
-        _HEADER_PREFIX + name: str(value).encode()
-        for name, value in attributes
-        if value is not None
-    }
-    headers["content-type"] = JSON_CONTENT_TYPE.encode()
-    return headers, json.dumps(event.data, separators=(",", ":")).encode()
+    return _binary(attributes, JSON_CONTENT_TYPE, event.data)
 
 
 def _timestamp(moment: datetime) -> str:
@@ -83,10 +77,22 @@ def _timestamp(moment: datetime) -> str:
 def to_binary(event: CloudEvent) -> tuple[dict[str, bytes], bytes]:
     """Headers and value for Kafka's binary content mode."""
     attributes = event.model_dump(mode="json", exclude={"data"}, exclude_none=True)
-    headers = {_HEADER_PREFIX + name: str(value).encode() for name, value in attributes.items()}
-    content_type = headers.pop(_HEADER_PREFIX + "datacontenttype", JSON_CONTENT_TYPE.encode())
-    headers["content-type"] = content_type
-    return headers, json.dumps(event.data, separators=(",", ":")).encode()
+    content_type = attributes.pop("datacontenttype", JSON_CONTENT_TYPE)
+    return _binary(attributes.items(), content_type, event.data)
+
+
+def _binary(
+    attributes: Iterable[tuple[str, Any]], content_type: str, data: Any
+) -> tuple[dict[str, bytes], bytes]:
+    """Attributes as `ce_*` headers (those that are None left out), the content type as
+    `content-type`, the data as compact JSON."""
+    headers = {
+        _HEADER_PREFIX + name: str(value).encode()
+        for name, value in attributes
+        if value is not None
+    }
+    headers["content-type"] = content_type.encode()
+    return headers, json.dumps(data, separators=(",", ":")).encode()
 
 
 def from_binary(headers: Mapping[str, bytes], value: bytes | None) -> CloudEvent:
