@@ -84,7 +84,7 @@ async def start(settings: StackSettings, notify: Notify = quiet) -> bool:
     if started:
         await _outlive_crashed_postmaster(settings)
         await _start_server(settings, binaries, notify)
-    await _ensure_database(settings)
+    await _prepare(settings)
     return started
 
 
@@ -200,7 +200,8 @@ async def _start_server(settings: StackSettings, binaries: Path, notify: Notify)
         raise StackError(f"{exc}; server log: {log_problem(log)} ({log})") from exc
 
 
-async def _ensure_database(settings: StackSettings) -> None:
+async def _prepare(settings: StackSettings) -> None:
+    """The application's database exists and the server runs with the stack's settings."""
     connection = await _connect(settings)
     try:
         exists = await connection.fetchval(
@@ -209,10 +210,27 @@ async def _ensure_database(settings: StackSettings) -> None:
         if not exists:
             name = settings.postgres_database.replace('"', '""')
             await connection.execute(f'create database "{name}"')
+        await _compress_wal(connection)
     except asyncpg.PostgresError as exc:
-        raise StackError(f"creating database {settings.postgres_database!r} failed: {exc}") from exc
+        database = settings.postgres_database
+        raise StackError(f"preparing database {database!r} failed: {exc}") from exc
     finally:
         await connection.close()
+
+
+async def _compress_wal(connection: asyncpg.Connection) -> None:
+    """Full-page images in the write-ahead log compressed with lz4, where the server has it
+    (PostgreSQL 15 and later, built with lz4). Measured in a 50,000-contributor policy
+    publication: 5.2 KB of WAL per contributor without, 3.5 KB with, and less of the
+    kernel's writeback CPU, which shares the machine with the services (docs/deploy.md)."""
+    offered = await connection.fetchval(
+        "select enumvals from pg_settings where name = 'wal_compression'"
+    )
+    if "lz4" not in (offered or []):
+        return
+    if await connection.fetchval("select current_setting('wal_compression')") != "lz4":
+        await connection.execute("alter system set wal_compression = 'lz4'")
+        await connection.execute("select pg_reload_conf()")
 
 
 async def _connect(settings: StackSettings) -> asyncpg.Connection:

@@ -178,6 +178,8 @@ def test_compose_runs_the_stack_the_tests_run() -> None:
     services = compose()["services"]
     assert set(services) == {"postgres", "kafka", "kafka-init", *PORTS}
     assert services["postgres"]["image"] == "postgres:15"
+    # `wfe stack` sets the same (shared/stack/postgres.py).
+    assert services["postgres"]["command"] == ["postgres", "-c", "wal_compression=lz4"]
     kafka_image = f"apache/kafka:{StackSettings.model_fields['kafka_version'].default}"
     assert services["kafka"]["image"] == services["kafka-init"]["image"] == kafka_image
     assert services["kafka-init"]["depends_on"] == {"kafka": {"condition": "service_healthy"}}

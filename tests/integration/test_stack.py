@@ -61,3 +61,19 @@ async def test_postgres_answers_as_the_application_role(postgres_admin_url: str)
         await engine.dispose()
 
     assert (one, role) == (1, "wfe")
+
+
+async def test_postgres_compresses_the_write_ahead_log_where_it_can(
+    postgres_admin_url: str,
+) -> None:
+    engine = create_async_engine(postgres_admin_url)
+    try:
+        async with engine.connect() as connection:
+            offered = await connection.scalar(
+                text("select enumvals from pg_settings where name = 'wal_compression'")
+            )
+            setting = await connection.scalar(text("show wal_compression"))
+    finally:
+        await engine.dispose()
+
+    assert setting == ("lz4" if "lz4" in offered else "off")
