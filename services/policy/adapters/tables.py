@@ -1,4 +1,4 @@
-"""The policy service's own tables (see migrations 0201_policy and 0202_policy_timers)."""
+"""The policy service's own tables (see migrations 0201_policy to 0203_policy_fillfactor)."""
 
 from __future__ import annotations
 
