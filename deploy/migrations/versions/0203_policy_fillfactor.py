@@ -5,7 +5,7 @@ evaluation, `timer_keys`). On full pages (the default fill factor, 100) each new
 to another page and needs a new primary-key index entry. Filled to 60%, a page keeps room for
 the next version of each of its rows, so the update is HOT: same page, no index entry. In a
 50,000-contributor publication: every update HOT instead of none, 2.9 KB of WAL per
-contributor instead of 3.5 KB, 2-3% less machine CPU per contributor. Pages filled before
+contributor instead of 3.5 KB, 2-6% less machine CPU per contributor. Pages filled before
 this migration keep their rows where they are; new and moved rows follow the setting.
 
 Revision ID: 0203_policy_fillfactor
