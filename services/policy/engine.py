@@ -22,6 +22,7 @@ from pydantic import TypeAdapter
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.policy import shares
 from services.policy.adapters.tables import contributor_policy, policy_versions, timers
 from services.policy.domain import schedule
 from services.policy.domain.cedar import AccessAnswer, check_access
@@ -37,7 +38,7 @@ from services.policy.domain.evaluate import evaluate, unchanged_types
 from services.policy.domain.evaluation import Evaluation, Timer
 from services.policy.domain.events import DecisionEvent, PolicyPublished
 from services.policy.domain.view import PolicyView, apply
-from services.policy.shares import IdRange, Sharing, ranges
+from services.policy.shares import EVERYONE, IdRange, Sharing, Slices
 from shared.db import create_engine, driver_connection, upsert
 from shared.eventstore.model import NewEvent
 from shared.eventstore.store import EventStore, PostgresEventStore, StreamAppend
@@ -59,7 +60,8 @@ PUBLICATION_WORKERS = 2
 database (another process, another core), the next chunk is evaluated here, so the two
 overlap instead of taking turns. SQLite has a single writer: one there."""
 SHARE_POLL_SECONDS = 0.05
-"""How often the publishing process, its own range done, looks whether the others are."""
+"""How often the publishing process, no slice left to take, looks whether the others are
+done."""
 EVALUATION_BATCH = 250
 """Contributors evaluated between two yields to the event loop: evaluating a whole chunk at
 once would hold the loop (requests, the other chunk's round trips) for its whole length."""
@@ -200,28 +202,38 @@ class _Outcome:
 
 @dataclass
 class _Cursor:
-    """Where the next chunk of a catch-up's range starts. Chunks are claimed under the lock,
-    so each contributor falls in exactly one chunk, whatever the number of workers."""
+    """Where a process's workers take their next chunk: after `after` in the slice it took
+    last. Chunks are claimed under the lock, so each contributor falls in exactly one
+    chunk, whatever the number of workers and processes."""
 
-    after: str
-    through: str | None
+    slices: Slices
+    span: IdRange | None = None
+    after: str = ""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def take(self) -> bool:
+        """Moves to the start of the next slice nobody took; False once none is left."""
+        self.span = self.slices.claim()
+        if self.span is None:
+            return False
+        self.after = self.span.after
+        return True
 
 
 @dataclass(frozen=True, slots=True)
 class _Share:
-    """A range of a publication's re-evaluation, as a process started for it gets it."""
+    """A publication's re-evaluation, as a process started to help with it gets it."""
 
     sharing: Sharing
     known_types: set[str]
     today: date
     chunk: int
-    span: IdRange
+    slices: Slices
 
 
 def _catch_up_in_child(share: _Share, tally: Any) -> None:
-    """Re-evaluates a range in a process of its own, adding to `tally` (shared with the
-    publishing process) what each chunk recorded once it has committed."""
+    """Re-evaluates the slices it takes in a process of its own, adding to `tally` (shared
+    with the publishing process) what each chunk recorded once it has committed."""
 
     def add(recorded: int) -> None:
         tally.value += recorded
@@ -232,11 +244,11 @@ def _catch_up_in_child(share: _Share, tally: Any) -> None:
         )
         try:
             policy = PolicyEngine(PostgresEventStore(), share.known_types, lambda: share.today)
-            await policy._catch_up_range(db, share.chunk, share.today, share.span, add)
+            await policy._catch_up_slices(db, share.chunk, share.today, share.slices, add)
         finally:
             await db.dispose()
 
-    # A process of its own that exits when its range is done: cyclic collection would only
+    # A process of its own that exits when no slice is left: cyclic collection would only
     # walk, chunk after chunk, the decoded contributors that reference counting frees anyway
     # (over a tenth of its CPU). The publishing process keeps collecting, as it also serves
     # requests; what its startup built is frozen (shared/app.py).
@@ -381,49 +393,50 @@ class PolicyEngine:
         policy than the one in force, `chunk` contributors (in id order) per transaction;
         returns the decisions recorded. A contributor already evaluated under the policy in
         force is skipped, so running it again, or on two instances at once, records nothing
-        twice. With `sharing`, the stale contributors are split into id ranges, one per
-        process (`shares.ranges`): the first is re-evaluated here, each other in a process started
-        for it; a range whose process failed is finished here."""
+        twice. With `sharing`, the stale contributors are cut into slices (`shares.split`),
+        taken one at a time by this process and the processes started to help it; if one
+        of those fails, whatever it left is finished here."""
         today = self.clock()
         async with db.connect() as conn:
             in_force = await self.in_force(conn)
-        first, *others = await ranges(db, self.sharing, in_force.hash)
-        if not others or self.sharing is None:
-            return await self._catch_up_range(db, chunk, today, first)
-        tallies = [SPAWN.Value("q", 0) for _ in others]
+        split = await shares.split(db, self.sharing, in_force.hash, chunk)
+        slices = Slices(split.spans)
+        if split.processes <= 1 or self.sharing is None:
+            return await self._catch_up_slices(db, chunk, today, slices)
+        tallies = [SPAWN.Value("q", 0) for _ in range(split.processes - 1)]
+        share = _Share(self.sharing, self.known_types, today, chunk, slices)
         children = Children(
-            _catch_up_in_child,
-            [
-                (_Share(self.sharing, self.known_types, today, chunk, span), tally)
-                for span, tally in zip(others, tallies, strict=True)
-            ],
-            f"{self.service}-publication",
+            _catch_up_in_child, [(share, tally) for tally in tallies], f"{self.service}-publication"
         )
         async with children:
-            emitted = await self._catch_up_range(db, chunk, today, first)
+            emitted = await self._catch_up_slices(db, chunk, today, slices)
             await children.wait(SHARE_POLL_SECONDS)
-        for span, code in zip(others, children.exit_codes(), strict=True):
-            if code != 0:
-                log.warning(
-                    "a publication process failed (exit code %s): its range is finished here", code
-                )
-                emitted += await self._catch_up_range(db, chunk, today, span)
+        failed = [code for code in children.exit_codes() if code != 0]
+        for code in failed:
+            log.warning(
+                "a publication process failed (exit code %s): what it left is finished here", code
+            )
+        if failed:
+            # The slices it took may have committed in part: the contributors up to date
+            # are skipped, the rest re-evaluated.
+            emitted += await self._catch_up_slices(db, chunk, today, Slices((EVERYONE,)))
         return emitted + sum(int(tally.value) for tally in tallies)
 
-    async def _catch_up_range(
+    async def _catch_up_slices(
         self,
         db: AsyncEngine,
         chunk: int,
         today: date,
-        span: IdRange,
+        slices: Slices,
         tally: Callable[[int], None] = lambda _: None,
     ) -> int:
-        """`catch_up` over one range of ids, telling `tally` what each chunk recorded once
-        it has committed. On PostgreSQL, `PUBLICATION_WORKERS` chunks are in flight at once
-        (each its own transaction, so they may commit out of order: a crash leaves stale
-        rows behind, never half-recorded ones, and the next run finishes them)."""
+        """`catch_up` over the slices this process takes, telling `tally` what each chunk
+        recorded once it has committed. On PostgreSQL, `PUBLICATION_WORKERS` chunks are in
+        flight at once (each its own transaction, so they may commit out of order: a crash
+        leaves stale rows behind, never half-recorded ones, and the next run finishes
+        them)."""
         workers = PUBLICATION_WORKERS if db.dialect.name == "postgresql" else 1
-        cursor = _Cursor(span.after, span.through)
+        cursor = _Cursor(slices)
         tasks = [
             asyncio.create_task(self._catch_up_chunks(db, chunk, today, cursor, tally))
             for _ in range(workers)
@@ -445,17 +458,16 @@ class PolicyEngine:
         cursor: _Cursor,
         tally: Callable[[int], None],
     ) -> int:
-        """One worker of `_catch_up_range`: claims the next chunk, re-evaluates it, commits,
+        """One worker of `_catch_up_slices`: claims the next chunk, re-evaluates it, commits,
         until no contributor is left."""
         emitted = 0
         while True:
             recorded = 0
             async with db.begin() as conn:
                 async with cursor.lock:
-                    rows = await self._chunk(conn, cursor, chunk)
+                    rows = await self._next_chunk(conn, cursor, chunk)
                     if not rows:
                         return emitted
-                    cursor.after = rows[-1].contributor_id
                 # Read after the rows are locked: a writer that read an older policy and
                 # locked a contributor first has committed by now, and is seen stale here.
                 policy = await self.in_force(conn)
@@ -465,11 +477,28 @@ class PolicyEngine:
             emitted += recorded
             tally(recorded)
 
-    async def _chunk(self, conn: AsyncConnection, cursor: _Cursor, limit: int) -> Sequence[Any]:
-        """The next contributors of the cursor's range, locked, with their view and evaluation as
-        JSON text (decoded by pydantic straight from the text) and, from the evaluation, the
-        policy hash, the contributor type and the day it was made for (so the ones up to
-        date, or that the new policy cannot change, are told without decoding)."""
+    async def _next_chunk(
+        self, conn: AsyncConnection, cursor: _Cursor, limit: int
+    ) -> Sequence[Any]:
+        """The cursor's next chunk, from the next slice it takes once its slice is done;
+        none when every slice is taken. Called under the cursor's lock."""
+        while cursor.span is not None or cursor.take():
+            assert cursor.span is not None
+            rows = await self._chunk(conn, cursor.span, cursor.after, limit)
+            if rows:
+                cursor.after = rows[-1].contributor_id
+                return rows
+            cursor.span = None
+        return []
+
+    async def _chunk(
+        self, conn: AsyncConnection, span: IdRange, after: str, limit: int
+    ) -> Sequence[Any]:
+        """The next contributors of the range after `after`, locked, with their view and
+        evaluation as JSON text (decoded by pydantic straight from the text) and, from the
+        evaluation, the policy hash, the contributor type and the day it was made for (so
+        the ones up to date, or that the new policy cannot change, are told without
+        decoding)."""
         evaluation = contributor_policy.c.evaluation
         query = (
             sa.select(
@@ -481,12 +510,12 @@ class PolicyEngine:
                 evaluation["contributor_type"].as_string().label("contributor_type"),
                 evaluation["as_of"].as_string().label("as_of"),
             )
-            .where(contributor_policy.c.contributor_id > cursor.after)
+            .where(contributor_policy.c.contributor_id > after)
             .order_by(contributor_policy.c.contributor_id)
             .limit(limit)
         )
-        if cursor.through is not None:
-            query = query.where(contributor_policy.c.contributor_id <= cursor.through)
+        if span.through is not None:
+            query = query.where(contributor_policy.c.contributor_id <= span.through)
         if conn.dialect.name == "postgresql":
             query = query.with_for_update()
         return (await conn.execute(query)).all()

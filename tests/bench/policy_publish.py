@@ -21,8 +21,8 @@ from services.policy.domain.evaluate import evaluate
 from services.policy.domain.evaluation import Evaluation
 from services.policy.domain.schedule import timers
 from services.policy.domain.view import PolicyView
-from services.policy.engine import EVALUATIONS, VIEWS, utc_today
-from services.policy.shares import Sharing, ranges
+from services.policy.engine import EVALUATIONS, PUBLICATION_CHUNK, VIEWS, utc_today
+from services.policy.shares import Sharing, split
 from shared.db import upsert
 from tests.bench.drivers import quiet_generator
 from tests.bench.policy_seed import TYPES, lowered_ceilings, policy_engine
@@ -146,7 +146,7 @@ async def publish(engine: AsyncEngine, contributors: int, sharing: Sharing) -> P
     before = await _events(engine)
     # Split as the publication will: every contributor is stale under the new version.
     new_version = content_hash(validate_policy(lowered_ceilings(), set(TYPES)))
-    processes = len(await ranges(engine, sharing, new_version))
+    processes = (await split(engine, sharing, new_version, PUBLICATION_CHUNK)).processes
     # This process publishes as the service's does, which froze what its startup built
     # (shared/app.py): what the harness built is frozen likewise.
     with quiet_generator():

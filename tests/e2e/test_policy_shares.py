@@ -1,7 +1,7 @@
 """A publication's re-evaluation shared among processes (`services/policy/shares.py`), on
-PostgreSQL: the id ranges cover every contributor once, the processes together decide
-exactly what one process decides, and a range whose process fails is finished by the
-publishing one."""
+PostgreSQL: the slices cover every contributor once and each is taken once, the processes
+together decide exactly what one process decides, and what a failed process left is
+finished by the publishing one."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.policy.domain.document import DEFAULT_POLICY
 from services.policy.engine import POLICY_STREAM, PolicyEngine, RegistryFact
-from services.policy.shares import EVERYONE, IdRange, Sharing, ranges
+from services.policy.shares import ALONE, SLICES, IdRange, Sharing, Slices, Split, split
 from services.registry.domain.types import ContributorTypes
 from shared.eventstore.store import event_store_for
 from tests.databases import fresh_database
@@ -31,16 +31,20 @@ def clock() -> Clock:
     return Clock()
 
 
+STALE = sorted(f"c-{n:03d}" for n in range(90))
+
+
 def _members(span: IdRange, ids: Sequence[str]) -> list[str]:
     return [i for i in ids if i > span.after and (span.through is None or i <= span.through)]
 
 
-async def test_the_ranges_split_the_stale_contributors_and_cover_every_one_once(
+async def test_the_slices_split_the_stale_contributors_and_cover_every_one_once(
     postgres_admin_url: str, tmp_path: Path
 ) -> None:
     """90 contributors evaluated under another policy, 45 already under the one in force
-    (`h`), interleaved: the ranges split the 90 evenly and, between them, cover every id."""
-    stale = sorted(f"c-{n:03d}" for n in range(90))
+    (`h`), interleaved: the slices split the 90 evenly, about a chunk each and at least one
+    per process, and, between them, cover every id."""
+    stale = STALE
     current = sorted(f"c-{n:03d}+" for n in range(0, 90, 2))
     async with fresh_database("postgres", postgres_admin_url, tmp_path, "policy@head") as fresh:
         insert = sa.text(
@@ -56,28 +60,58 @@ async def test_the_ranges_split_the_stale_contributors_and_cover_every_one_once(
         def sharing(processes: int, minimum: int) -> Sharing:
             return Sharing(fresh.url, fresh.schema, processes, minimum)
 
-        three = await ranges(fresh.engine, sharing(3, 10), "h")
-        two = await ranges(fresh.engine, sharing(3, 40), "h")  # 90 // 40: two processes
-        alone = await ranges(fresh.engine, sharing(3, 100), "h")
-        unshared = await ranges(fresh.engine, None, "h")
+        chunks = await split(fresh.engine, sharing(3, 10), "h", chunk=10)
+        three = await split(fresh.engine, sharing(3, 10), "h", chunk=2000)
+        two = await split(fresh.engine, sharing(3, 40), "h", chunk=2000)  # 90 // 40
+        fine = await split(fresh.engine, sharing(2, 1), "h", chunk=1)
+        alone = await split(fresh.engine, sharing(3, 100), "h", chunk=10)
+        unshared = await split(fresh.engine, None, "h", chunk=10)
         async with fresh.engine.begin() as conn:
             await conn.execute(
                 sa.text('UPDATE contributor_policy SET evaluation = \'{"policy_hash": "h"}\'')
             )
-        up_to_date = await ranges(fresh.engine, sharing(3, 10), "h")
+        up_to_date = await split(fresh.engine, sharing(3, 10), "h", chunk=10)
+        async with fresh.engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    'UPDATE contributor_policy SET evaluation = \'{"policy_hash": "old"}\''
+                    " WHERE contributor_id < 'c-020'"
+                )
+            )
+        few = await split(fresh.engine, sharing(2, 1), "h", chunk=1)
     everyone = sorted(stale + current)
-    assert [len(_members(span, stale)) for span in three] == [30, 30, 30]
-    assert sorted(i for span in three for i in _members(span, everyone)) == everyone
-    assert [len(_members(span, stale)) for span in two] == [45, 45]
-    assert three[0].after == ""
-    assert three[-1].through is None
-    assert alone == unshared == up_to_date == [EVERYONE]
+    assert chunks.processes == 3
+    # Picked among the 64 finest cuts: about as many each, here within a contributor.
+    assert _about(chunks, 10) == [True] * 9
+    assert _about(three, 30) == [True] * 3
+    assert _about(two, 45) == [True] * 2
+    assert len(fine.spans) == SLICES
+    # 30 stale (c-000 to c-019 and c-000+ to c-018+) cut 64 times: cuts repeat, but no
+    # slice is empty, but the open-ended last one (past the last stale id, here).
+    assert 1 < len(few.spans) <= 30
+    assert all(_members(span, everyone[:30]) for span in few.spans[:-1])
+    for found in (chunks, three, two, fine, few):
+        assert found.spans[0].after == ""
+        assert found.spans[-1].through is None
+        assert sorted(i for span in found.spans for i in _members(span, everyone)) == everyone
+    assert alone == unshared == up_to_date == ALONE
+
+
+def _about(split: Split, each: int) -> list[bool]:
+    return [abs(len(_members(span, STALE)) - each) <= 1 for span in split.spans]
+
+
+def test_each_slice_is_taken_once() -> None:
+    spans = (IdRange("", "b"), IdRange("b", "d"), IdRange("d", None))
+    slices = Slices(spans)
+    taken = [slices.claim() for _ in range(5)]
+    assert taken == [*spans, None, None]
 
 
 async def test_sqlite_re_evaluates_in_one_process(tmp_path: Path) -> None:
     async with fresh_database("sqlite", "", tmp_path, "policy@head") as fresh:
-        found = await ranges(fresh.engine, Sharing(fresh.url, fresh.schema, 4, 1), "h")
-    assert found == [EVERYONE]
+        found = await split(fresh.engine, Sharing(fresh.url, fresh.schema, 4, 1), "h", 1)
+    assert found == ALONE
 
 
 def _facts(today: Any) -> list[RegistryFact]:
@@ -158,7 +192,7 @@ async def test_processes_sharing_a_publication_decide_what_one_process_decides(
     assert all(f'"policy_hash": "{alone["hash"]}"' in text for _, text in alone["evaluations"])
 
 
-async def test_a_range_whose_process_fails_is_finished_by_the_publishing_one(
+async def test_what_a_failed_process_left_is_finished_by_the_publishing_one(
     postgres_admin_url: str, tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The started processes are given a database they cannot log in to."""
