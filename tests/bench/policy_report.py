@@ -131,10 +131,9 @@ def method(seeding: Seeding, sample: int, access: AccessPlan) -> list[str]:
         f" {seeding.copy_seconds:.0f} s.",
         "Publication: `PolicyEngine.publish` of the default policy with every ceiling above"
         f" `public` lowered by one classification: the version in one transaction, then the"
-        f" re-evaluation in transactions of {PUBLICATION_CHUNK:,} contributors, split by id into"
-        " one range per CPU, each re-evaluated by a process of its own, as `wfe serve policy`"
-        " does (`services/policy/shares.py`; the publishing process takes the first range);"
-        " contributors of"
+        f" re-evaluation in transactions of {PUBLICATION_CHUNK:,} contributors, cut by id into"
+        " slices that one process per CPU takes in turn, as `wfe serve policy` does"
+        " (`services/policy/shares.py`; the publishing process is one of them); contributors of"
         f" {affected} hold a grant at the old ceiling, which now must go"
         " (`access_revocation_required`). Decisions/s = decisions emitted / seconds of the"
         " call (validation, the re-evaluation of every contributor, commit); the decision"
