@@ -37,6 +37,7 @@ from services.policy.domain.document import (
 from services.policy.domain.evaluate import evaluate, unchanged_types
 from services.policy.domain.evaluation import Evaluation, Timer
 from services.policy.domain.events import DecisionEvent, PolicyPublished
+from services.policy.domain.schedule import TimerKey, as_timer
 from services.policy.domain.view import PolicyView, apply
 from services.policy.shares import EVERYONE, IdRange, Sharing, Slices
 from shared.db import create_engine, driver_connection, upsert
@@ -131,7 +132,7 @@ class _Known:
     """The timers its evaluation scheduled, as `scheduling` writes them; None: not known."""
 
 
-def scheduling(due: tuple[Timer, ...], stored: str | None) -> tuple[tuple[Timer, ...], str]:
+def scheduling(due: Sequence[TimerKey], stored: str | None) -> tuple[tuple[Timer, ...], str]:
     """The timers of `due` that are not among those `stored` (so, to insert), and `due` to
     store in their place.
 
@@ -140,14 +141,14 @@ def scheduling(due: tuple[Timer, ...], stored: str | None) -> tuple[tuple[Timer,
     JSON: a publication reads and writes every contributor's evaluation, which was 60%
     timers, and decoding and encoding them cost more than evaluating. Equal texts, the
     usual case, need no decoding at all."""
-    lines = [f"{t.due.toordinal()} {t.kind} {t.subject_ref}" for t in due]
+    lines = [f"{day} {kind} {subject}" for day, kind, subject in due]
     text = "\n".join(lines)
     if text == stored:
         return (), text
     if stored is None:
-        return due, text
+        return tuple(map(as_timer, due)), text
     known = set(stored.split("\n"))
-    return tuple(t for t, line in zip(due, lines, strict=True) if line not in known), text
+    return tuple(as_timer(k) for k, line in zip(due, lines, strict=True) if line not in known), text
 
 
 @dataclass
@@ -169,7 +170,7 @@ class _Batch:
         previous: _Known | None,
         view: PolicyView,
         evaluation: Evaluation,
-        due: tuple[Timer, ...],
+        due: Sequence[TimerKey],
         metadata: Mapping[str, Any],
     ) -> _Known:
         """Records `evaluation` (scheduling `due`) after `previous`; returns it as known now."""
@@ -312,7 +313,7 @@ class PolicyEngine:
                 current,
                 view,
                 evaluation,
-                schedule.timers(view, policy.document, evaluation),
+                schedule.timer_keys(view, policy.document, evaluation),
                 {**metadata, **fact.origin},
             )
         return await self._write(conn, batch)
@@ -639,7 +640,7 @@ class PolicyEngine:
         batch = _Batch()
         for entry in known.values():
             evaluation = evaluate(entry.view, policy.document, policy.hash, today)
-            due_now = schedule.timers(entry.view, policy.document, evaluation)
+            due_now = schedule.timer_keys(entry.view, policy.document, evaluation)
             batch.add(entry, entry.view, evaluation, due_now, {"actor": "timer"})
         await self._write(conn, batch)
         await conn.execute(
@@ -798,7 +799,7 @@ def _outcome(row: Any, policy: PolicyInForce, today: date) -> _Outcome:
     view = VIEWS.validate_json(row.view)
     previous = EVALUATIONS.validate_json(row.evaluation)
     evaluation = evaluate(view, policy.document, policy.hash, today)
-    due = schedule.timers(view, policy.document, evaluation)
+    due = schedule.timer_keys(view, policy.document, evaluation)
     new, keys = scheduling(due, row.timer_keys)
     return _Outcome(
         view.id,

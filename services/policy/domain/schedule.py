@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from services.policy.domain.coverage import Coverage, coverage
-from services.policy.domain.days import between, shift
+from services.policy.domain.days import between
 from services.policy.domain.document import PolicyDocument
 from services.policy.domain.evaluation import (
     Evaluation,
@@ -25,8 +25,10 @@ from services.policy.domain.evaluation import (
 from services.policy.domain.view import PolicyView
 
 _Target = tuple[ReminderKind, str, date]
-_Key = tuple[date, TimerKind, str]
-"""A timer's fields, in the order that orders timers."""
+TimerKey = tuple[int, TimerKind, str]
+"""A timer as its due day's number (`date.toordinal`), kind and subject: the order that
+orders timers, and the form a contributor's row keeps them in (`engine.scheduling`)."""
+_LAST = date.max.toordinal()
 
 _REMINDER_TIMER: dict[ReminderKind, TimerKind] = {
     "contract_end": "reminder.contract_end",
@@ -77,42 +79,55 @@ def due_reminders(
 def timers(view: PolicyView, policy: PolicyDocument, evaluation: Evaluation) -> tuple[Timer, ...]:
     """The days after the evaluation's on which evaluating again can give a different
     answer, in order: what the evaluation concluded stays true until the first of them."""
-    today = evaluation.as_of
+    return tuple(map(as_timer, timer_keys(view, policy, evaluation)))
+
+
+def as_timer(key: TimerKey) -> Timer:
+    day, kind, subject = key
+    return Timer(date.fromordinal(day), kind, subject)
+
+
+def timer_keys(view: PolicyView, policy: PolicyDocument, evaluation: Evaluation) -> list[TimerKey]:
+    """`timers` as keys. A publication makes a score of them per contributor and, usually,
+    only compares them with the ones stored: day numbers are added, deduplicated and
+    sorted in C, where building dates and `Timer`s took half of it."""
+    today = evaluation.as_of.toordinal()
     requirements, grants = evaluation.requirements, evaluation.grants
-    basis = coverage(view, today)
-    # Candidates are plain (due, kind, subject) tuples, a Timer's fields in its order:
-    # deduplicated and sorted in C; only the ones in the future become Timers.
-    found: list[_Key] = []
+    basis = coverage(view, evaluation.as_of)
+    found: list[TimerKey] = []
     for kind, subject, target in _targets(view, requirements, grants, basis):
-        timer_kind = _REMINDER_TIMER[kind]
-        found += [(shift(target, -o), timer_kind, subject) for o in policy.reminder_offsets_days]
+        timer_kind, day = _REMINDER_TIMER[kind], target.toordinal()
+        found += [(day - o, timer_kind, subject) for o in policy.reminder_offsets_days]
     found += _contract_timers(view, grants, basis)
     found += _check_timers(requirements)
-    for g in grants:
-        if g.expires_at is not None:
-            found.append((g.expires_at.date(), "grant_expiry", g.grant_id))
-    return tuple(Timer._make(key) for key in sorted({k for k in found if k[0] > today}))
+    found += [
+        (g.expires_at.toordinal(), "grant_expiry", g.grant_id)
+        for g in grants
+        if g.expires_at is not None
+    ]
+    # A day past the calendar's last is held at it, as `days.shift` holds dates.
+    return sorted({k if k[0] <= _LAST else (_LAST, k[1], k[2]) for k in found if k[0] > today})
 
 
 def _contract_timers(
     view: PolicyView, grants: tuple[GrantVerdict, ...], basis: Coverage
-) -> Iterable[_Key]:
+) -> Iterable[TimerKey]:
     cid = basis.contract_id or ""
     if basis.next_start is not None:
-        yield (basis.next_start, "contract_start", basis.next_contract_id or "")
+        yield (basis.next_start.toordinal(), "contract_start", basis.next_contract_id or "")
     if basis.state == "covered" and basis.end is not None:
-        yield (basis.end, "contract_end", cid)
+        yield (basis.end.toordinal(), "contract_end", cid)
         if grants:
             # The day after the end, access still held becomes a violation.
-            yield (shift(basis.end, 1), "contract_lapsed", cid)
+            yield (basis.end.toordinal() + 1, "contract_lapsed", cid)
     if view.lifecycle == "offboarded" and view.offboarded_on is not None and grants:
-        yield (shift(view.offboarded_on, 1), "offboarding_lapsed", view.id)
+        yield (view.offboarded_on.toordinal() + 1, "offboarding_lapsed", view.id)
 
 
-def _check_timers(requirements: tuple[Requirement, ...]) -> Iterable[_Key]:
+def _check_timers(requirements: tuple[Requirement, ...]) -> Iterable[TimerKey]:
     for r in requirements:
         if r.valid_until is not None and r.state == "valid":
-            yield (shift(r.valid_until, 1), "check_expiry", r.check)
+            yield (r.valid_until.toordinal() + 1, "check_expiry", r.check)
         if r.due is not None and r.due != r.valid_until:
             # The first day the consequence applies.
-            yield (shift(r.due, 1), "check_due", r.check)
+            yield (r.due.toordinal() + 1, "check_due", r.check)

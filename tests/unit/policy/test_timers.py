@@ -95,3 +95,13 @@ def test_reminders_at_the_start_of_the_calendar() -> None:
     ]
     found = s.timers(date.min)
     assert [t.due for t in found if t.kind == "reminder.check_expiry"] == [date(1, 1, 3)]
+
+
+def test_a_contract_to_the_calendars_last_day_lapses_on_that_day() -> None:
+    """The day after `date.max` does not exist: the timer is held at the last day, as
+    `days.shift` holds dates, rather than lost or an overflow."""
+    s = active("partner", contract_end=date.max).grant(expires=None, on=TODAY)
+    found = s.timers(TODAY)
+    assert Timer(date.max, "contract_end", "k-1") in found
+    assert Timer(date.max, "contract_lapsed", "k-1") in found
+    assert found == tuple(sorted(set(found)))
