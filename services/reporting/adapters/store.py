@@ -5,7 +5,6 @@ with the consumer's offsets or not at all."""
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from services.reporting.projections.facts import History
 from services.reporting.projections.model import Key
 from services.reporting.projections.tables import PROJECTED_TABLES, Column, ColumnType, Table
 from services.reporting.projections.tables import TABLES as DEFINITIONS
-from shared.db import driver_connection, upsert
+from shared.db import driver_connection, json_text, upsert
 from shared.transport.base import TopicPartition
 
 _KEY_NAMES = {name: t.key_names for name, t in DEFINITIONS.items()}
@@ -198,7 +197,7 @@ def _column(column: Column, values: list[Any]) -> list[Any]:
 def _json(value: Any) -> str | None:
     if isinstance(value, History):
         return value.json
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    return None if value is None else json_text(value)
 
 
 _PG_STATEMENTS = {name: _SetStatements.of(t) for name, t in DEFINITIONS.items()}
