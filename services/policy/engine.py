@@ -212,13 +212,12 @@ class _Cursor:
     after: str = ""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def take(self) -> bool:
-        """Moves to the start of the next slice nobody took; False once none is left."""
+    def take(self) -> IdRange | None:
+        """Moves to the start of the next slice nobody took; None once none is left."""
         self.span = self.slices.claim()
-        if self.span is None:
-            return False
-        self.after = self.span.after
-        return True
+        if self.span is not None:
+            self.after = self.span.after
+        return self.span
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,9 +482,8 @@ class PolicyEngine:
     ) -> Sequence[Any]:
         """The cursor's next chunk, from the next slice it takes once its slice is done;
         none when every slice is taken. Called under the cursor's lock."""
-        while cursor.span is not None or cursor.take():
-            assert cursor.span is not None
-            rows = await self._chunk(conn, cursor.span, cursor.after, limit)
+        while (span := cursor.span or cursor.take()) is not None:
+            rows = await self._chunk(conn, span, cursor.after, limit)
             if rows:
                 cursor.after = rows[-1].contributor_id
                 return rows
