@@ -1,5 +1,5 @@
 """Services under test, served by uvicorn on a free loopback port inside the test process,
-and a fresh PostgreSQL database for each test session."""
+and what they run on: a fresh PostgreSQL database and fresh Kafka topics, removed after."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import httpx
 import uvicorn
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from shared.http.auth import SCOPES, Authenticator
+from shared.settings import ServiceSettings, Topics
 
 SIGNING_KEY = "test-signing-key-" + "x" * 32
 
@@ -40,6 +43,46 @@ async def _admin(dsn: str, statement: str) -> None:
         await admin.execute(statement)
     finally:
         await admin.close()
+
+
+@asynccontextmanager
+async def fresh_topics(bootstrap: str, prefix: str, partitions: int = 3) -> AsyncIterator[Topics]:
+    """Topics of their own for the services under test: a broker kept between runs (a
+    developer's stack) holds every event earlier runs published on the usual topics, which
+    a fresh consumer would read from the start."""
+    tag = uuid.uuid4().hex[:10]
+    topics = Topics(
+        registry=f"{prefix}.{tag}.registry",
+        policy=f"{prefix}.{tag}.policy",
+        deadletter=f"{prefix}.{tag}.dlq",
+    )
+    names = [topics.registry, topics.policy, topics.deadletter]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
+        yield topics
+    finally:
+        await admin.delete_topics(names)
+        await admin.close()
+
+
+@asynccontextmanager
+async def isolated_settings(
+    admin_url: str, bootstrap: str, data_dir: Path, prefix: str, partitions: int = 3
+) -> AsyncIterator[ServiceSettings]:
+    """Settings for a fresh PostgreSQL database and fresh topics, removed afterwards."""
+    async with (
+        fresh_topics(bootstrap, prefix, partitions) as topics,
+        fresh_postgres_database(admin_url) as url,
+    ):
+        yield ServiceSettings(
+            database_url=url,
+            kafka_bootstrap_servers=bootstrap,
+            data_dir=data_dir,
+            signing_key=SIGNING_KEY,
+            topics=topics,
+        )
 
 
 @dataclass

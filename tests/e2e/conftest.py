@@ -18,20 +18,17 @@ from shared.cli.dev import embedded_app
 from shared.settings import ServiceSettings
 from tests.e2e.backends import BACKENDS, embedded_settings
 from tests.e2e.test_reporting_script import Stack, embedded_reporting, reporting_stack
-from tests.servers import SIGNING_KEY, RunningApp, fresh_postgres_database, serve
+from tests.servers import RunningApp, isolated_settings, serve
 
 
 @pytest.fixture(scope="session")
 async def stack_settings(
     postgres_admin_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[ServiceSettings]:
-    async with fresh_postgres_database(postgres_admin_url) as url:
-        yield ServiceSettings(
-            database_url=url,
-            kafka_bootstrap_servers=kafka_bootstrap,
-            data_dir=Path(tmp_path_factory.mktemp("data")),
-            signing_key=SIGNING_KEY,
-        )
+    data = Path(tmp_path_factory.mktemp("data"))
+    # As many partitions as `wfe stack up` gives the usual topics.
+    async with isolated_settings(postgres_admin_url, kafka_bootstrap, data, "stack", 6) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="session")

@@ -13,23 +13,21 @@ import importlib
 import importlib.util
 import logging
 import threading
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from hypothesis import strategies as st
 
 from shared.http.auth import SCOPES, Authenticator
-from shared.settings import ServiceSettings, Topics
-from tests.servers import SIGNING_KEY, fresh_postgres_database, serve
+from shared.settings import ServiceSettings
+from tests.servers import SIGNING_KEY, isolated_settings, serve
 
 # Every service's composition root; one that does not exist yet is left out.
 SERVICE_MODULES = {
@@ -95,33 +93,6 @@ class Services:
         return self.authenticator.mint("fuzzer", scopes or SCOPES)
 
 
-@asynccontextmanager
-async def isolated_settings(
-    admin_url: str, bootstrap: str, data_dir: Path
-) -> AsyncIterator[ServiceSettings]:
-    """Settings for a fresh PostgreSQL database and fresh topics, removed afterwards."""
-    tag = uuid.uuid4().hex[:10]
-    topics = Topics(
-        registry=f"fuzz.{tag}.registry", policy=f"fuzz.{tag}.policy", deadletter=f"fuzz.{tag}.dlq"
-    )
-    names = [topics.registry, topics.policy, topics.deadletter]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 3, 1) for name in names])
-        async with fresh_postgres_database(admin_url) as url:
-            yield ServiceSettings(
-                database_url=url,
-                kafka_bootstrap_servers=bootstrap,
-                data_dir=data_dir,
-                signing_key=SIGNING_KEY,
-                topics=topics,
-            )
-    finally:
-        await admin.delete_topics(names)
-        await admin.close()
-
-
 def _not_uvicorn_traceback(record: logging.LogRecord) -> bool:
     # The app logs every unhandled error itself, before it answers. Uvicorn logs it again
     # after the answer, formatting the traceback in this thread while the test formats its
@@ -150,7 +121,7 @@ def _serving(admin_url: str, bootstrap: str, data_dir: Path) -> Iterator[Service
         stop = asyncio.Event()
         try:
             async with (
-                isolated_settings(admin_url, bootstrap, data_dir) as settings,
+                isolated_settings(admin_url, bootstrap, data_dir, "fuzz") as settings,
                 AsyncExitStack() as stack,
             ):
                 urls: dict[str, str] = {}

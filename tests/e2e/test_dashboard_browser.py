@@ -13,7 +13,6 @@ import asyncio
 import dataclasses
 import json
 import re
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -22,7 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from fastapi import FastAPI
 from playwright.async_api import Page, async_playwright, expect
 from starlette.routing import NoMatchFound
@@ -33,9 +31,9 @@ from services.reporting.adapters.tables import demographic_counts
 from services.reporting.app import app as reporting_app
 from services.reporting.dashboard import router as dashboard_router
 from services.reporting.projections.reports import DemographicCount, demographic_release
-from shared.settings import ServiceSettings, Topics
+from shared.settings import ServiceSettings
 from tests.e2e.registry_client import RegistryClient
-from tests.servers import RunningApp, fresh_postgres_database, serve
+from tests.servers import RunningApp, isolated_settings, serve
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -59,28 +57,13 @@ async def isolated(
     stack_settings: ServiceSettings, postgres_admin_url: str
 ) -> AsyncIterator[ServiceSettings]:
     """The stack's settings with a fresh database and fresh topics."""
-    tag = uuid.uuid4().hex[:10]
-    topics = Topics(
-        registry=f"dashboard.{tag}.registry",
-        policy=f"dashboard.{tag}.policy",
-        deadletter=f"dashboard.{tag}.deadletter",
-    )
-    names = [topics.registry, topics.policy, topics.deadletter]
     bootstrap = stack_settings.kafka_bootstrap_servers
     assert bootstrap is not None
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 3, 1) for name in names])
-        async with fresh_postgres_database(postgres_admin_url) as url:
-            # Streams end every few seconds here, so the page must also carry on across
-            # reconnects (a new ticket each time) without losing a change.
-            yield stack_settings.model_copy(
-                update={"database_url": url, "topics": topics, "dashboard_stream_seconds": 4.0}
-            )
-    finally:
-        await admin.delete_topics(names)
-        await admin.close()
+    data = stack_settings.data_dir
+    async with isolated_settings(postgres_admin_url, bootstrap, data, "dashboard") as settings:
+        # Streams end every few seconds here, so the page must also carry on across
+        # reconnects (a new ticket each time) without losing a change.
+        yield settings.model_copy(update={"dashboard_stream_seconds": 4.0})
 
 
 def dashboard_app(settings: ServiceSettings) -> FastAPI:

@@ -25,7 +25,6 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.registry.api import dei_aggregates
@@ -35,11 +34,11 @@ from services.reporting.adapters.tables import demographic_counts
 from services.reporting.app import app as reporting_app
 from services.reporting.projections.reports import DemographicCount, demographic_release
 from shared.db import create_engine
-from shared.settings import ServiceSettings, Topics
+from shared.settings import ServiceSettings
 from tests.faults.harness import eventually, read_raw_records
 from tests.faults.services import registry_events
 from tests.faults.test_dei_privacy import _clean, _clean_bytes, _every_row, _register
-from tests.servers import SIGNING_KEY, RunningApp, fresh_postgres_database, serve
+from tests.servers import RunningApp, isolated_settings, serve
 
 K = 5  # the configured default (WFE_REPORTING_DEI_K)
 PER_TYPE_AND_VALUE = K  # one person fewer suppresses the cell
@@ -58,38 +57,20 @@ class Feed:
 async def feed(
     postgres_admin_url: str, kafka_bootstrap: str, tmp_path: Path
 ) -> AsyncIterator[Feed]:
-    tag = uuid.uuid4().hex[:10]
-    topics = Topics(
-        registry=f"dei.{tag}.registry", policy=f"dei.{tag}.policy", deadletter=f"dei.{tag}.dlq"
-    )
-    names = [topics.registry, topics.policy, topics.deadletter]
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 3, 1) for name in names])
-        async with fresh_postgres_database(postgres_admin_url) as url:
-            settings = ServiceSettings(
-                database_url=url,
-                kafka_bootstrap_servers=kafka_bootstrap,
-                data_dir=tmp_path,
-                signing_key=SIGNING_KEY,
-                topics=topics,
-                dei_feed_seconds=0.2,
-            )
-            clock = [datetime.now(UTC)]
-            registry_served = registry_app(settings)
-            registry_served.dependency_overrides[dei_aggregates.now] = lambda: clock[0]
-            engine = create_engine(url, schema="reporting", pool_size=2)
-            try:
-                async with serve(registry_served) as registry:
-                    wired = settings.model_copy(update={"registry_url": registry.base_url})
-                    async with serve(reporting_app(wired)) as reporting:
-                        yield Feed(settings, registry, reporting, engine, clock)
-            finally:
-                await engine.dispose()
-    finally:
-        await admin.delete_topics(names)
-        await admin.close()
+    async with isolated_settings(postgres_admin_url, kafka_bootstrap, tmp_path, "dei") as base:
+        settings = base.model_copy(update={"dei_feed_seconds": 0.2})
+        assert settings.database_url is not None
+        clock = [datetime.now(UTC)]
+        registry_served = registry_app(settings)
+        registry_served.dependency_overrides[dei_aggregates.now] = lambda: clock[0]
+        engine = create_engine(settings.database_url, schema="reporting", pool_size=2)
+        try:
+            async with serve(registry_served) as registry:
+                wired = settings.model_copy(update={"registry_url": registry.base_url})
+                async with serve(reporting_app(wired)) as reporting:
+                    yield Feed(settings, registry, reporting, engine, clock)
+        finally:
+            await engine.dispose()
 
 
 async def test_erasure_recomputes_the_feed_and_leaves_releases_frozen(

@@ -11,13 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.settings import ServiceSettings
 from tests.e2e.registry_client import PROBLEM, new_id
 from tests.e2e.test_registry_rest import ALL_TYPES
 from tests.faults.harness import eventually, read_topic
 from tests.servers import RunningApp
 
 PREFIX = "org.workforce.contributor."
-TOPIC = "workforce.registry.events.v1"
 STRUCTURED = {"content-type": "application/cloudevents+json"}
 BATCH = {"content-type": "application/cloudevents-batch+json"}
 
@@ -205,10 +205,11 @@ async def test_full_lifecycle_of_every_type_through_cloudevents(
 
 
 async def test_events_reach_kafka_in_per_contributor_order_with_cloudevents_headers(
-    registry: RunningApp, kafka_bootstrap: str
+    registry: RunningApp, stack_settings: ServiceSettings, kafka_bootstrap: str
 ) -> None:
     # The real stack's registry only: this reads the Kafka topic, which the embedded mode
     # replaces with its in-process log (whose ordering the transport contract suite covers).
+    topic = stack_settings.topics.registry
     contributors = [new_id("c") for _ in range(5)]
     async with registry.client() as http:
         for cid in contributors:
@@ -219,13 +220,13 @@ async def test_events_reach_kafka_in_per_contributor_order_with_cloudevents_head
         }
 
     async def published() -> bool:
-        on_topic = await read_topic(kafka_bootstrap, TOPIC)
+        on_topic = await read_topic(kafka_bootstrap, topic)
         return sum(e.subject in expected for _, e in on_topic) >= sum(expected.values())
 
     await eventually(published, 30, "the relay to publish")
     sequences: dict[str, list[int]] = defaultdict(list)
     partitions: dict[str, set[int]] = defaultdict(set)
-    for partition, event in await read_topic(kafka_bootstrap, TOPIC):
+    for partition, event in await read_topic(kafka_bootstrap, topic):
         if event.subject in expected:
             assert event.partitionkey == event.subject
             assert event.type.startswith(PREFIX)

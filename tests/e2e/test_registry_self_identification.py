@@ -35,7 +35,10 @@ async def registry_db(stack_settings: ServiceSettings) -> AsyncIterator[AsyncEng
 
 
 async def test_answers_stay_out_of_events_and_erasure_shreds_them(
-    api: RegistryClient, registry_db: AsyncEngine, kafka_bootstrap: str
+    api: RegistryClient,
+    registry_db: AsyncEngine,
+    stack_settings: ServiceSettings,
+    kafka_bootstrap: str,
 ) -> None:
     marker = f"answer-{uuid.uuid4().hex}"
     c = await api.register("employee")
@@ -63,11 +66,11 @@ async def test_answers_stay_out_of_events_and_erasure_shreds_them(
     assert marker.encode() not in stored
 
     async def on_kafka() -> bool:
-        on_topic = await read_topic(kafka_bootstrap, "workforce.registry.events.v1")
+        on_topic = await read_topic(kafka_bootstrap, stack_settings.topics.registry)
         return len([event for _, event in on_topic if event.subject == cid]) >= 2
 
     await eventually(on_kafka, 30, "the events to reach Kafka")
-    for _, event in await read_topic(kafka_bootstrap, "workforce.registry.events.v1"):
+    for _, event in await read_topic(kafka_bootstrap, stack_settings.topics.registry):
         assert marker not in json.dumps(event.model_dump(mode="json"))
 
     erased = await api.http.delete(f"/v1/contributors/{cid}/self-identification")

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -29,13 +28,13 @@ from services.reporting.app import definition as reporting_definition
 from shared.app import ServiceContext, create_app
 from shared.db import create_engine
 from shared.envelope import CloudEvent, to_binary
-from shared.settings import ServiceSettings, Topics
+from shared.settings import ServiceSettings
 from shared.transport.base import OutgoingMessage, Publisher
 from shared.transport.factory import Transport
 from tests.e2e.backends import embedded_settings
 from tests.e2e.registry_client import RegistryClient
 from tests.faults.harness import eventually
-from tests.servers import SIGNING_KEY, RunningApp, fresh_postgres_database, serve
+from tests.servers import RunningApp, isolated_settings, serve
 
 TYPES = (
     "employee",
@@ -85,37 +84,19 @@ def _transport(app: FastAPI) -> Transport:
 
 @asynccontextmanager
 async def reporting_stack(admin_url: str, bootstrap: str, data_dir: Path) -> AsyncIterator[Stack]:
-    tag = uuid.uuid4().hex[:10]
-    topics = Topics(
-        registry=f"e2e.{tag}.registry", policy=f"e2e.{tag}.policy", deadletter=f"e2e.{tag}.dlq"
-    )
-    names = [topics.registry, topics.policy, topics.deadletter]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 6, 1) for name in names])
-        async with fresh_postgres_database(admin_url) as url:
-            settings = ServiceSettings(
-                database_url=url,
-                kafka_bootstrap_servers=bootstrap,
-                data_dir=data_dir,
-                signing_key=SIGNING_KEY,
-                topics=topics,
-            )
-            engine = create_engine(url, schema="reporting", pool_size=4)
-            try:
-                registry_served = registry_app(settings)
-                async with (
-                    serve(registry_served) as registry,
-                    serve(reporting_app(settings)) as reporting,
-                ):
-                    transport = _transport(registry_served)
-                    yield Stack(settings, registry, reporting, engine, transport)
-            finally:
-                await engine.dispose()
-    finally:
-        await admin.delete_topics(names)
-        await admin.close()
+    async with isolated_settings(admin_url, bootstrap, data_dir, "e2e", 6) as settings:
+        assert settings.database_url is not None
+        engine = create_engine(settings.database_url, schema="reporting", pool_size=4)
+        try:
+            registry_served = registry_app(settings)
+            async with (
+                serve(registry_served) as registry,
+                serve(reporting_app(settings)) as reporting,
+            ):
+                transport = _transport(registry_served)
+                yield Stack(settings, registry, reporting, engine, transport)
+        finally:
+            await engine.dispose()
 
 
 @asynccontextmanager
