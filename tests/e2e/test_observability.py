@@ -23,12 +23,12 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.http.auth import SCOPES, Authenticator
+from shared.settings import Topics
 from tests.faults.harness import eventually
-from tests.servers import SIGNING_KEY, fresh_postgres_database
+from tests.servers import SIGNING_KEY, fresh_postgres_database, fresh_topics
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("registry", "policy", "reporting")
@@ -54,7 +54,7 @@ class Service:
 @dataclass
 class Stack:
     services: dict[str, Service]
-    topics: dict[str, str]
+    topics: Topics
     bootstrap: str
     token: str
 
@@ -71,18 +71,6 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-async def _create_topics(bootstrap: str) -> dict[str, str]:
-    prefix = f"obs.{uuid.uuid4().hex[:8]}"
-    topics = {kind: f"{prefix}.{kind}" for kind in ("registry", "policy", "deadletter")}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in topics.values()])
-    finally:
-        await admin.close()
-    return topics
 
 
 def _start(name: str, env: dict[str, str], folder: Path) -> tuple[subprocess.Popen[bytes], Service]:
@@ -119,8 +107,10 @@ async def stack(
     postgres_admin_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
     folder = tmp_path_factory.mktemp("observability")
-    topics = await _create_topics(kafka_bootstrap)
-    async with fresh_postgres_database(postgres_admin_url) as url:
+    async with (
+        fresh_topics(kafka_bootstrap, "obs", PARTITIONS) as topics,
+        fresh_postgres_database(postgres_admin_url) as url,
+    ):
         base = {k: v for k, v in os.environ.items() if not k.startswith(("WFE_", "OTEL_"))}
         env = {
             **base,
@@ -129,9 +119,9 @@ async def stack(
             "WFE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
             "WFE_SIGNING_KEY": SIGNING_KEY,
             "WFE_DATA_DIR": str(folder / "data"),
-            "WFE_TOPIC_REGISTRY": topics["registry"],
-            "WFE_TOPIC_POLICY": topics["policy"],
-            "WFE_TOPIC_DEADLETTER": topics["deadletter"],
+            "WFE_TOPIC_REGISTRY": topics.registry,
+            "WFE_TOPIC_POLICY": topics.policy,
+            "WFE_TOPIC_DEADLETTER": topics.deadletter,
         }
         started: list[subprocess.Popen[bytes]] = []
         services: dict[str, Service] = {}
@@ -232,7 +222,7 @@ async def publish_poison(stack: Stack) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
     await producer.start()
     try:
-        await producer.send_and_wait(stack.topics["registry"], b"not an event", key=b"poison")
+        await producer.send_and_wait(stack.topics.registry, b"not an event", key=b"poison")
     finally:
         await producer.stop()
 
@@ -248,7 +238,7 @@ async def test_metrics_of_every_service_move_through_a_flow(stack: Stack) -> Non
             value(now[s], "wfe_consumer_events_total", outcome="dead_letter")
             > value(before[s], "wfe_consumer_events_total", outcome="dead_letter")
             for s in now
-        ) and bool(await records(stack, stack.topics["policy"], contributor))
+        ) and bool(await records(stack, stack.topics.policy, contributor))
 
     await eventually(everything_arrived, 60, "the decision and both dead letters")
     after = {service: await scrape(stack, service) for service in SERVICES}
@@ -277,7 +267,7 @@ async def test_metrics_of_every_service_move_through_a_flow(stack: Stack) -> Non
         lag = [
             labels
             for labels in label_sets(after[service], "wfe_consumer_lag_events")
-            if labels["topic"] == stack.topics["registry"]
+            if labels["topic"] == stack.topics.registry
         ]
         assert sorted(int(labels["partition"]) for labels in lag) == list(range(PARTITIONS))
     for service in ("registry", "policy"):
@@ -297,19 +287,19 @@ async def test_the_callers_trace_reaches_the_registry_record_and_the_decision(
     contributor = await register(stack, headers, channel)
 
     async def published() -> bool:
-        return bool(await records(stack, stack.topics["registry"], contributor))
+        return bool(await records(stack, stack.topics.registry, contributor))
 
     await eventually(published, 30, "the relay publishing the registration")
-    registered = await records(stack, stack.topics["registry"], contributor)
+    registered = await records(stack, stack.topics.registry, contributor)
     assert len(registered) == 1
     assert _trace_id(registered[0]["traceparent"]) == TRACE_ID
     assert registered[0]["ce_correlationid"] == correlation.encode()
 
     async def decided() -> bool:
-        return bool(await records(stack, stack.topics["policy"], contributor))
+        return bool(await records(stack, stack.topics.policy, contributor))
 
     await eventually(decided, 60, "policy's decisions on the new contractor")
-    decisions = await records(stack, stack.topics["policy"], contributor)
+    decisions = await records(stack, stack.topics.policy, contributor)
     assert {_trace_id(d["traceparent"]) for d in decisions} == {TRACE_ID}
     assert {d["ce_correlationid"] for d in decisions} == {correlation.encode()}
     # The decision is a descendant of, not the same span as, the record it follows.
