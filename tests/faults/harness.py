@@ -82,10 +82,12 @@ class Worker:
     args: list[str]
     process: subprocess.Popen[bytes] | None = None
     kills: int = 0
+    lives: int = 0
     log: Path = field(default_factory=lambda: Path(f"/tmp/wfe-worker-{uuid.uuid4().hex[:8]}.log"))
 
     def start(self) -> None:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "PYTHONPATH": str(REPO), "WFE_WORKER_LIFE": str(self.lives)}
+        self.lives += 1
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "tests.faults.workers", *self.args],

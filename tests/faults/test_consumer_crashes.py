@@ -31,7 +31,7 @@ async def test_consumer_killed_around_its_commit_applies_each_event_once(
     await append_load(database.engine, TOTAL)
     await create_projection_tables(database.engine)
     relay = Worker(["relay", *common])
-    consumer = Worker(["consumer", *common, "--group", f"g-{topic}", "--crash-rate", "0.04"])
+    consumer = Worker(["consumer", *common, "--group", f"g-{topic}", "--crash-within", "25"])
     relay.start()
     consumer.start()
     rng = random.Random(9)

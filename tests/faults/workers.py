@@ -2,7 +2,7 @@
 negative control, a consumer whose offsets Kafka auto-commits apart from its effects.
 
 Run as `python -m tests.faults.workers relay|consumer|autocommit-consumer ...`. The
-consumer can also kill itself (`--crash-rate`) in the middle of a batch, before its
+consumer can also kill itself (`--crash-within N`) in the middle of a batch, before its
 commit, or right after it, which a signal from outside would hit only by luck.
 """
 
@@ -15,6 +15,7 @@ import os
 import random
 import signal
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer
@@ -72,23 +73,42 @@ def crash(when: str) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+BEFORE_COMMIT, AFTER_COMMIT = "before-commit", "after-commit"
+
+
+@dataclass
+class Doom:
+    """How a consumer's life ends by its own hand: at its `at`-th batch of fresh events,
+    before that batch's commit (effects written) or right after it. Lives alternate the
+    two, so that a run of a few lives hits both for sure."""
+
+    when: str
+    at: int
+    batches: int = 0
+
+    @classmethod
+    def for_life(cls, life: int, within: int) -> Doom:
+        return cls((BEFORE_COMMIT, AFTER_COMMIT)[life % 2], random.randint(1, within))
+
+    def counted(self) -> None:
+        self.batches += 1
+        if self.when == BEFORE_COMMIT and self.batches == self.at:
+            crash(BEFORE_COMMIT)
+
+    def committed(self) -> None:
+        if self.when == AFTER_COMMIT and self.batches >= self.at:
+            crash(AFTER_COMMIT)
+
+
 class CrashingConsumer(CheckpointedConsumer):
-    def __init__(self, *args: object, crash_rate: float, **kwargs: object) -> None:
+    def __init__(self, *args: object, doom: Doom | None, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._crash_rate = crash_rate
+        self._doom = doom
 
     async def process(self, batch: Mapping[TopicPartition, Sequence[IncomingMessage]]) -> None:
         await super().process(batch)
-        if random.random() < self._crash_rate:
-            crash("after-commit")
-
-
-async def crash_mid_batch(
-    rate: float, conn: AsyncConnection, deliveries: Sequence[Delivery]
-) -> None:
-    await project(conn, deliveries)
-    if deliveries and random.random() < rate:
-        crash("before-commit")  # effects written, transaction not committed
+        if self._doom:
+            self._doom.committed()
 
 
 async def run_autocommit_consumer(args: argparse.Namespace) -> None:
@@ -126,10 +146,14 @@ async def run_consumer(args: argparse.Namespace) -> None:
     deadletters = KafkaPublisher(args.bootstrap)
     # Short sessions: a killed member's partitions move on after 1.5 s, not 10 s.
     subscriber = KafkaSubscriber(args.bootstrap, args.group, [args.topic], session_timeout_ms=1500)
-    rate = args.crash_rate
+    # The harness numbers the lives of a worker it starts again and again.
+    life = int(os.environ.get("WFE_WORKER_LIFE", "0"))
+    doom = Doom.for_life(life, args.crash_within) if args.crash_within else None
 
     async def handler(conn: AsyncConnection, deliveries: Sequence[Delivery]) -> None:
-        await crash_mid_batch(rate, conn, deliveries)
+        await project(conn, deliveries)
+        if deliveries and doom:
+            doom.counted()
 
     consumer = CrashingConsumer(
         args.group,
@@ -140,7 +164,7 @@ async def run_consumer(args: argparse.Namespace) -> None:
         deadletters,
         args.deadletter_topic,
         max_batch=25,
-        crash_rate=rate,
+        doom=doom,
     )
     await consumer.run(asyncio.Event())
 
@@ -161,7 +185,7 @@ def main() -> None:
     parser.add_argument("--topic", required=True)
     parser.add_argument("--group", default="faults")
     parser.add_argument("--deadletter-topic", default="workforce.deadletter.v1")
-    parser.add_argument("--crash-rate", type=float, default=0.0)
+    parser.add_argument("--crash-within", type=int, default=0, help="batches; 0: never")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
