@@ -23,9 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from services.reporting.rebuild import REBUILD_BATCH, REBUILD_CACHE
 from shared.db import create_engine
 from tests.bench.processes import Stack, service, stack
@@ -52,7 +49,7 @@ from tests.bench.sections import (
     write,
 )
 from tests.bench.service_main import arguments, profile_tables
-from tests.bench.tables import TableAdmin
+from tests.bench.tables import TableAdmin, checkpoint
 from tests.servers import fresh_postgres_database
 
 COMMAND = 'eval "$(.venv/bin/wfe stack env)" && .venv/bin/python -m tests.bench.reporting'
@@ -183,7 +180,7 @@ async def _pipeline(url: str, where: Stack, plan: Plan) -> tuple[list[Freshness]
             if plan.batch:
                 runs.append((plan.batch_rate, plan.batch))
             for rate, batch in runs:
-                await _checkpoint(engine)
+                await checkpoint(engine)
                 found.append(
                     await measure(
                         registry,
@@ -205,16 +202,6 @@ async def _pipeline(url: str, where: Stack, plan: Plan) -> tuple[list[Freshness]
         fed = await feed_registry(where, plan.memory_events, plan.chunk)
         state = await settle(where, plan.settle)
         return found, resident(servers, state, fed), fed
-
-
-async def _checkpoint(engine: AsyncEngine) -> None:
-    """Writes out every page earlier work dirtied (the rebuilds', the rate before), so that
-    no measurement pays for an earlier one's checkpoint: the rebuilds write enough WAL for
-    PostgreSQL to checkpoint every half minute or so, and a checkpoint's writes compete
-    with the services' commits (a freshness run that overlapped one: p99 1,040 ms; the
-    next one, without: 264 ms)."""
-    async with engine.begin() as conn:
-        await conn.execute(sa.text("CHECKPOINT"))
 
 
 async def run(admin_url: str, kafka: str, plan: Plan, profile: Path | None = None) -> Outcome:
