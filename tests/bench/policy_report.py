@@ -147,7 +147,10 @@ def method(seeding: Seeding, sample: int, access: AccessPlan) -> list[str]:
         " per contributor is compared with the publication's.",
         f"Access checks: `wfe serve policy` in its own process, {access.contributors:,}"
         " contributors seeded the same way before it starts (the seeded decisions taken out"
-        " of the outbox: set-up, not news for its relay to publish). Closed loop:"
+        " of the outbox: set-up, not news for its relay to publish), after the publication's"
+        " schema is dropped and PostgreSQL asked for a `CHECKPOINT`, so that the checks pay"
+        " neither for writing out the publication's pages nor for vacuuming after it."
+        " Closed loop:"
         f" {access.clients} clients, {access.rounds} rounds taking turns with the peers."
         f" Open loop: {access.rate:,} requests/s for {access.open_loop.seconds or 0:g} s"
         f" (peers {access.peer_open_loop.seconds or 0:g} s) over up to {access.connections}"
