@@ -4,6 +4,8 @@ and what they run on: a fresh PostgreSQL database and fresh Kafka topics, remove
 from __future__ import annotations
 
 import asyncio
+import random
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +23,26 @@ from shared.http.auth import SCOPES, Authenticator
 from shared.settings import ServiceSettings, Topics
 
 SIGNING_KEY = "test-signing-key-" + "x" * 32
+LOOPBACK = "127.0.0.1"
+_LOWEST_PORT = 20000
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on, for a server started in another process. Drawn
+    from below the kernel's ephemeral range: a port the kernel gave out (a bind to 0)
+    stays unbound until the server binds it, or binds it again after a kill, and any
+    outgoing connection meanwhile may be given it."""
+    ephemeral_from = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    draw = random.SystemRandom()
+    for _ in range(200):
+        port = draw.randrange(_LOWEST_PORT, max(ephemeral_from, _LOWEST_PORT + 1000))
+        with socket.socket() as s:
+            try:
+                s.bind((LOOPBACK, port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port from {_LOWEST_PORT} up to {ephemeral_from}")
 
 
 @asynccontextmanager

@@ -13,7 +13,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -27,18 +26,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared.http.auth import SCOPES, Authenticator
 from tests.bench.http_client import Endpoint, HttpConnection
+from tests.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SIGNING_KEY = "bench-signing-key-" + "k" * 32
 HOST = "127.0.0.1"
 TOPIC_PARTITIONS = 6
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def wfe_command() -> list[str]:

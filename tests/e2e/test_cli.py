@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from typer.core import TyperGroup
 
 from shared.cli.main import app
 from shared.demo.plan import build_plan
-from tests.servers import RunningApp
+from tests.servers import RunningApp, free_port
 
 WFE = [sys.executable, "-m", "shared.cli.main"]
 STARTUP_DEADLINE = 60.0
@@ -67,13 +66,6 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @dataclass
 class Dev:
     process: subprocess.Popen[bytes]
@@ -91,7 +83,7 @@ class Dev:
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     """`wfe dev` on a free port with its own data folder, up and answering /healthz."""
     folder = tmp_path_factory.mktemp("wfe-dev")
-    port = _free_port()
+    port = free_port()
     out, err = folder / "stdout.txt", folder / "stderr.txt"
     args = [*WFE, "dev", "--port", str(port), "--data-dir", str(folder / "data")]
     with out.open("wb") as stdout, err.open("wb") as stderr:
@@ -251,7 +243,7 @@ def test_demo_fills_the_running_dev_server(dev: Dev) -> None:
 
 def test_dev_with_demo_fills_itself_and_its_reports(tmp_path: Path) -> None:
     """The README's run command: the server comes up, then fills itself through its APIs."""
-    port = _free_port()
+    port = free_port()
     out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     args = [*WFE, "dev", "--port", str(port), "--data-dir", str(tmp_path / "data"), "--demo", "40"]
     with out.open("wb") as stdout, err.open("wb") as stderr:

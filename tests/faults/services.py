@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,17 +22,10 @@ import sqlalchemy as sa
 from shared.db import create_engine
 from shared.http.auth import SCOPES, Authenticator
 from tests.faults.harness import REPO
-from tests.servers import SIGNING_KEY
+from tests.servers import SIGNING_KEY, free_port
 
 WFE = Path(sys.executable).parent / "wfe"
 RETRYABLE = (httpx.TransportError,)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
