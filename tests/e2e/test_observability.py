@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from shared.http.auth import SCOPES, Authenticator
 from shared.settings import Topics
 from tests.faults.harness import eventually
-from tests.servers import SIGNING_KEY, fresh_postgres_database, fresh_topics
+from tests.servers import SIGNING_KEY, free_port, fresh_postgres_database, fresh_topics
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("registry", "policy", "reporting")
@@ -66,15 +65,8 @@ class Stack:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _start(name: str, env: dict[str, str], folder: Path) -> tuple[subprocess.Popen[bytes], Service]:
-    port = _free_port()
+    port = free_port()
     stderr = folder / f"{name}.stderr"
     with stderr.open("wb") as err:
         process = subprocess.Popen(
@@ -233,14 +225,20 @@ async def test_metrics_of_every_service_move_through_a_flow(stack: Stack) -> Non
     await publish_poison(stack)
 
     async def everything_arrived() -> bool:
+        # Each consumer's counters move after its commit, and the relay's after the send: the
+        # decision on the topic, or a dead letter, may be seen a moment before.
         now = {service: await scrape(stack, service) for service in ("policy", "reporting")}
-        return all(
-            value(now[s], "wfe_consumer_events_total", outcome="dead_letter")
-            > value(before[s], "wfe_consumer_events_total", outcome="dead_letter")
+        counted = [
+            (s, "wfe_consumer_events_total", {"outcome": outcome})
             for s in now
+            for outcome in ("dead_letter", "processed")
+        ] + [("policy", "wfe_relay_published_total", {"service": "policy"})]
+        return all(
+            value(now[s], metric, **labels) > value(before[s], metric, **labels)
+            for s, metric, labels in counted
         ) and bool(await records(stack, stack.topics.policy, contributor))
 
-    await eventually(everything_arrived, 60, "the decision and both dead letters")
+    await eventually(everything_arrived, 60, "the decision, both dead letters, their counts")
     after = {service: await scrape(stack, service) for service in SERVICES}
 
     def moved(process: str, metric: str, **labels: str) -> float:
