@@ -39,7 +39,7 @@ from tests.e2e.test_reporting_tables import (
     snapshot,
     streams,
 )
-from tests.faults.harness import create_topic, eventually
+from tests.faults.harness import eventually, fresh_topic
 
 # Smaller than the reports' ecosystem (it has every kind of history all the same): these
 # tests compare tables with tables, not with a fold done here.
@@ -204,11 +204,11 @@ async def test_a_rebuild_splits_partitions_only_where_topics_are_partitioned_ali
     # Decisions on 3 partitions, events on 6: a contributor's two halves would sit in
     # partitions of different numbers, so one process reads everything.
     assert settings.kafka_bootstrap_servers is not None
-    policy = await create_topic(settings.kafka_bootstrap_servers, partitions=3)
-    otherwise = settings.model_copy(
-        update={"topics": settings.topics.model_copy(update={"policy": policy})}
-    )
-    assert await _splits(otherwise, 2) == [None]
+    async with fresh_topic(settings.kafka_bootstrap_servers, partitions=3) as policy:
+        otherwise = settings.model_copy(
+            update={"topics": settings.topics.model_copy(update={"policy": policy})}
+        )
+        assert await _splits(otherwise, 2) == [None]
 
 
 async def _offboard_until(api: RegistryClient, ids: list[str], stop: asyncio.Event) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.databases import FreshDatabase, fresh_database
-from tests.faults.harness import create_topic
+from tests.faults.harness import fresh_topic
 from tests.faults.services import ServiceProcess
 from tests.servers import fresh_postgres_database
 
@@ -18,8 +18,14 @@ async def database(postgres_admin_url: str, tmp_path: Path) -> AsyncIterator[Fre
 
 
 @pytest.fixture
+async def topic(kafka_bootstrap: str) -> AsyncIterator[str]:
+    async with fresh_topic(kafka_bootstrap) as name:
+        yield name
+
+
+@pytest.fixture
 async def registry_service(
-    postgres_admin_url: str, kafka_bootstrap: str, tmp_path: Path
+    postgres_admin_url: str, kafka_bootstrap: str, topic: str, tmp_path: Path
 ) -> AsyncIterator[ServiceProcess]:
     """`wfe serve registry` on a fresh database, relaying to a fresh topic."""
     async with fresh_postgres_database(postgres_admin_url) as url:
@@ -27,7 +33,7 @@ async def registry_service(
             "registry",
             url,
             kafka_bootstrap,
-            await create_topic(kafka_bootstrap),
+            topic,
             tmp_path,
             log=tmp_path / "registry.log",
         )

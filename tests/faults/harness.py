@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,15 +31,26 @@ from tests.faults.workers import PROJECTION_DDL, Happened
 REPO = Path(__file__).resolve().parents[2]
 
 
-async def create_topic(bootstrap: str, partitions: int = 6) -> str:
+@asynccontextmanager
+async def fresh_topic(bootstrap: str, partitions: int = 6) -> AsyncIterator[str]:
+    """A topic of its own, deleted afterwards: a broker kept between runs (a developer's
+    stack) would otherwise collect them, and recover each one at every restart. An admin
+    client apiece for creating and deleting, as the broker may be restarted in between."""
     name = f"faults.{uuid.uuid4().hex[:10]}"
+    await _admin(bootstrap, lambda admin: admin.create_topics([NewTopic(name, partitions, 1)]))
+    try:
+        yield name
+    finally:
+        await _admin(bootstrap, lambda admin: admin.delete_topics([name]))
+
+
+async def _admin(bootstrap: str, act: Callable[[AIOKafkaAdminClient], Awaitable[object]]) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(name, partitions, 1)])
+        await act(admin)
     finally:
         await admin.close()
-    return name
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[tuple[int, CloudEvent]]:

@@ -13,7 +13,6 @@ from tests.faults.harness import (
     Worker,
     append_load,
     create_projection_tables,
-    create_topic,
     effects_per_event,
     eventually,
     fold_log,
@@ -28,10 +27,9 @@ MAX_KILLS = 30
 
 
 async def test_the_checker_catches_an_auto_committing_consumer(
-    database: FreshDatabase, kafka_bootstrap: str
+    database: FreshDatabase, kafka_bootstrap: str, topic: str
 ) -> None:
     total = PROFILE.autocommit_events
-    topic = await create_topic(kafka_bootstrap)
     common = worker_args(database, kafka_bootstrap, topic)
     await append_load(database.engine, total)
     await create_projection_tables(database.engine)

@@ -22,7 +22,6 @@ from tests.faults.harness import (
     Worker,
     append_load,
     create_projection_tables,
-    create_topic,
     effects_per_event,
     eventually,
     fold_log,
@@ -35,10 +34,9 @@ from tests.faults.profile import PROFILE
 
 
 async def test_broker_sigkill_under_load_loses_nothing(
-    database: FreshDatabase, kafka_bootstrap: str
+    database: FreshDatabase, kafka_bootstrap: str, topic: str
 ) -> None:
     settings = StackSettings()
-    topic = await create_topic(kafka_bootstrap)
     common = worker_args(database, kafka_bootstrap, topic)
     await create_projection_tables(database.engine)
     relay = Worker(["relay", *common])

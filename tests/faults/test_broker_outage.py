@@ -14,15 +14,14 @@ from shared.outbox.relay import OutboxRelay, RelayConfig
 from shared.stack import StackSettings, kafka
 from shared.transport.kafka import KafkaPublisher
 from tests.databases import FreshDatabase
-from tests.faults.harness import append_load, create_topic, eventually, outbox_size, read_topic
+from tests.faults.harness import append_load, eventually, outbox_size, read_topic
 
 OUTAGE_SECONDS = 30
 
 
 async def test_appends_continue_while_the_broker_is_down(
-    database: FreshDatabase, kafka_bootstrap: str
+    database: FreshDatabase, kafka_bootstrap: str, topic: str
 ) -> None:
-    topic = await create_topic(kafka_bootstrap)
     publisher = KafkaPublisher(kafka_bootstrap)
     config = RelayConfig(service=database.schema, topic=topic, source="/faults", retry_delay=0.5)
     relay = OutboxRelay(database.engine, publisher, config)

@@ -11,7 +11,6 @@ from tests.faults.harness import (
     Worker,
     append_load,
     create_projection_tables,
-    create_topic,
     effects_per_event,
     eventually,
     fold_log,
@@ -24,9 +23,8 @@ TOTAL = 5_000
 
 
 async def test_consumer_killed_around_its_commit_applies_each_event_once(
-    database: FreshDatabase, kafka_bootstrap: str
+    database: FreshDatabase, kafka_bootstrap: str, topic: str
 ) -> None:
-    topic = await create_topic(kafka_bootstrap)
     common = worker_args(database, kafka_bootstrap, topic)
     await append_load(database.engine, TOTAL)
     await create_projection_tables(database.engine)
@@ -35,15 +33,21 @@ async def test_consumer_killed_around_its_commit_applies_each_event_once(
     relay.start()
     consumer.start()
     rng = random.Random(9)
+    # Killed from outside once it has applied a few hundred more events: a kill on a timer
+    # would, on a slow machine, often hit a life still starting, and need ever more lives.
+    kill_at = rng.randint(100, 600)
     try:
 
         async def done() -> bool:
+            nonlocal kill_at
+            applied = await _applied(database)
             if not consumer.running():
                 consumer.start()
-            elif rng.random() < 0.05:
+            elif applied >= kill_at:
                 consumer.kill()
                 consumer.start()
-            return await outbox_size(database.engine) == 0 and await _applied(database) >= TOTAL
+                kill_at = applied + rng.randint(100, 600)
+            return await outbox_size(database.engine) == 0 and applied >= TOTAL
 
         await eventually(done, 240, "the crashing consumer to catch up")
     finally:

@@ -16,7 +16,6 @@ from tests.faults.harness import (
     Worker,
     append_load,
     create_projection_tables,
-    create_topic,
     effects_per_event,
     eventually,
     fold_log,
@@ -30,9 +29,8 @@ TOTAL = 10_000
 
 
 async def test_relay_killed_five_times_loses_nothing(
-    database: FreshDatabase, kafka_bootstrap: str
+    database: FreshDatabase, kafka_bootstrap: str, topic: str
 ) -> None:
-    topic = await create_topic(kafka_bootstrap)
     common = worker_args(database, kafka_bootstrap, topic)
     relay = Worker(["relay", *common])
     relay.start()

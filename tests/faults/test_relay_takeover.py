@@ -6,7 +6,6 @@ from tests.databases import FreshDatabase
 from tests.faults.harness import (
     Worker,
     append_load,
-    create_topic,
     eventually,
     outbox_size,
     read_topic,
@@ -17,9 +16,8 @@ ACTIVE = "is the active relay"
 
 
 async def test_standby_relay_takes_over_when_the_active_one_is_killed(
-    database: FreshDatabase, kafka_bootstrap: str
+    database: FreshDatabase, kafka_bootstrap: str, topic: str
 ) -> None:
-    topic = await create_topic(kafka_bootstrap)
     args = ["relay", *worker_args(database, kafka_bootstrap, topic)]
     first, second = Worker(args), Worker(args)
     try:

@@ -88,7 +88,8 @@ class Doom:
 
     @classmethod
     def for_life(cls, life: int, within: int) -> Doom:
-        return cls((BEFORE_COMMIT, AFTER_COMMIT)[life % 2], random.randint(1, within))
+        # Seeded by the life: a failing run's crashes can be had again.
+        return cls((BEFORE_COMMIT, AFTER_COMMIT)[life % 2], random.Random(life).randint(1, within))
 
     def counted(self) -> None:
         self.batches += 1
