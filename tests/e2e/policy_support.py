@@ -104,7 +104,7 @@ async def caught_up(
         found.update(response.json())
         return bool(found["based_on_version"] >= version)
 
-    await eventually(evaluated, 30, f"policy to evaluate {cid} at version {version}")
+    await eventually(evaluated, 60, f"policy to evaluate {cid} at version {version}")
     return found
 
 

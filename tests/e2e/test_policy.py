@@ -32,6 +32,7 @@ from shared.app import create_app
 from shared.db import create_engine
 from shared.eventstore.store import event_store_for
 from shared.settings import ServiceSettings
+from shared.transport.partitioning import partition_for_key
 from tests.databases import fresh_database
 from tests.e2e.backends import BACKENDS, embedded_settings
 from tests.e2e.policy_support import (
@@ -357,7 +358,6 @@ async def test_two_policy_instances_split_the_partitions_and_decide_once(
     # The stack only: one embedded app is one instance by design (one process, one folder).
     first_app = create_app([policy_definition(clock, timer_interval=0.2)], stack_settings, "p1")
     second_app = create_app([policy_definition(clock, timer_interval=0.2)], stack_settings, "p2")
-    cids = [new_cid() for _ in range(12)]
     async with serve(first_app) as first, serve(second_app) as second:
         consumers = [
             app.state.services["policy"].extras["consumer"] for app in (first_app, second_app)
@@ -367,7 +367,10 @@ async def test_two_policy_instances_split_the_partitions_and_decide_once(
             owned = [c.assignment() for c in consumers]
             return all(owned) and not (owned[0] & owned[1])
 
-        await eventually(split, 30, "the two instances to split the partitions")
+        await eventually(split, 60, "the two instances to split the partitions")
+        topic = stack_settings.topics.registry
+        partitions = {tp.partition for c in consumers for tp in c.assignment() if tp.topic == topic}
+        cids = _on_every_partition(len(partitions), 2)
         async with registry.client() as r, first.client() as p:
             for cid in cids:
                 await active_contractor(
@@ -384,6 +387,19 @@ async def test_two_policy_instances_split_the_partitions_and_decide_once(
                 assert len(decided) == len(set(decided)), f"{cid} decided twice: {decided}"
         assert all(c.stats.processed > 0 for c in consumers), [c.stats for c in consumers]
         assert second.base_url != first.base_url
+
+
+def _on_every_partition(partitions: int, each: int) -> list[str]:
+    """New contributor ids, `each` on every partition of the registry's topic (the relay
+    keys a message by its stream, the contributor): whichever partitions an instance owns,
+    some of them are its own."""
+    found: dict[int, list[str]] = {n: [] for n in range(partitions)}
+    while any(len(ids) < each for ids in found.values()):
+        cid = new_cid()
+        ids = found[partition_for_key(cid.encode(), partitions)]
+        if len(ids) < each:
+            ids.append(cid)
+    return [cid for ids in found.values() for cid in ids]
 
 
 EXPECTED = {  # the handbook's table, as the default policy states it

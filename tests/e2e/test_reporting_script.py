@@ -112,7 +112,7 @@ async def embedded_reporting(data_dir: Path) -> AsyncIterator[Stack]:
             await engine.dispose()
 
 
-async def caught_up(stack: Stack, within: float = 30) -> None:
+async def caught_up(stack: Stack, within: float = 60) -> None:
     """Everything the registry accepted is published, and reporting has consumed it all."""
     seen: dict[str, Any] = {}
     async with stack.registry.client() as registry, stack.reporting.client() as reporting:

@@ -149,20 +149,22 @@ async def test_slow_clients_do_not_stall_the_others(registry_service: ServicePro
         slow = [asyncio.create_task(slow_client(n)) for n in range(SLOW_CLIENTS)]
         answered = Counter[int]()
         try:
-            while trickled["bytes"] < SLOW_CLIENTS * 150:  # each slow client is 3 s in
-                response = await http.get(f"/v1/contributors/{contributor}")
-                answered[response.status_code] += 1
-                write = await http.patch(
-                    f"/v1/contributors/{contributor}",
-                    json={"display_name": f"Answered {answered.total()}"},
-                )
-                answered[write.status_code] += 1
-                await asyncio.sleep(0.05)
+            # Until each slow client is 3 s in and enough was asked meanwhile, on a slow
+            # machine too; a server that stopped reading them would end it by the timeout.
+            async with asyncio.timeout(60):
+                while trickled["bytes"] < SLOW_CLIENTS * 150 or answered.total() < 40:
+                    response = await http.get(f"/v1/contributors/{contributor}")
+                    answered[response.status_code] += 1
+                    write = await http.patch(
+                        f"/v1/contributors/{contributor}",
+                        json={"display_name": f"Answered {answered.total()}"},
+                    )
+                    answered[write.status_code] += 1
+                    await asyncio.sleep(0.05)
         finally:
             stop.set()
             await asyncio.gather(*slow)
     assert set(answered) == {200}, answered
-    assert answered[200] >= 20, "too few answers to say anything"
     print(
         f"{SLOW_CLIENTS} slow clients trickling {trickled['bytes']} bytes: "
         f"{answered[200]} answers to other requests meanwhile, all 200"
