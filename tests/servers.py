@@ -32,7 +32,7 @@ def free_port() -> int:
     from below the kernel's ephemeral range: a port the kernel gave out (a bind to 0)
     stays unbound until the server binds it, or binds it again after a kill, and any
     outgoing connection meanwhile may be given it."""
-    ephemeral_from = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ephemeral_from = _ephemeral_ports_from()
     draw = random.SystemRandom()
     for _ in range(200):
         port = draw.randrange(_LOWEST_PORT, max(ephemeral_from, _LOWEST_PORT + 1000))
@@ -43,6 +43,13 @@ def free_port() -> int:
                 continue
         return port
     raise RuntimeError(f"no free port from {_LOWEST_PORT} up to {ephemeral_from}")
+
+
+def _ephemeral_ports_from() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except OSError:
+        return 49152  # not Linux: IANA's dynamic ports, where BSD and macOS begin theirs
 
 
 @asynccontextmanager
