@@ -18,6 +18,7 @@ from tests.faults.harness import (
     projection,
     worker_args,
 )
+from tests.faults.workers import killed_from_outside
 
 TOTAL = 5_000
 
@@ -33,20 +34,21 @@ async def test_consumer_killed_around_its_commit_applies_each_event_once(
     relay.start()
     consumer.start()
     rng = random.Random(9)
-    # Killed from outside once it has applied a few hundred more events: a kill on a timer
-    # would, on a slow machine, often hit a life still starting, and need ever more lives.
-    kill_at = rng.randint(100, 600)
+    kill_after, started_at = rng.randint(100, 600), 0
     try:
 
         async def done() -> bool:
-            nonlocal kill_at
+            nonlocal kill_after, started_at
             applied = await _applied(database)
             if not consumer.running():
                 consumer.start()
-            elif applied >= kill_at:
+                started_at = applied
+            elif killed_from_outside(consumer.lives - 1) and applied - started_at >= kill_after:
+                # Once it has applied a few hundred events: a kill on a timer would, on a
+                # slow machine, often hit a life still starting.
                 consumer.kill()
                 consumer.start()
-                kill_at = applied + rng.randint(100, 600)
+                kill_after, started_at = rng.randint(100, 600), applied
             return await outbox_size(database.engine) == 0 and applied >= TOTAL
 
         await eventually(done, 240, "the crashing consumer to catch up")
