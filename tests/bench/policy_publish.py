@@ -19,7 +19,7 @@ from services.policy.domain.decisions import decisions
 from services.policy.domain.document import content_hash, validate_policy
 from services.policy.domain.evaluate import evaluate
 from services.policy.domain.evaluation import Evaluation
-from services.policy.domain.schedule import timers
+from services.policy.domain.schedule import timer_keys
 from services.policy.domain.view import PolicyView
 from services.policy.engine import EVALUATIONS, PUBLICATION_CHUNK, VIEWS, utc_today
 from services.policy.shares import Sharing, split
@@ -103,7 +103,7 @@ def _evaluate(known: Known) -> tuple[list[Evaluation], Phase]:
     began, found, evaluations = time.perf_counter(), 0, []
     for view, previous in known:
         evaluation = evaluate(view, document, digest, today)
-        timers(view, document, evaluation)
+        timer_keys(view, document, evaluation)
         found += len(decisions(previous, evaluation))
         evaluations.append(evaluation)
     seconds = time.perf_counter() - began

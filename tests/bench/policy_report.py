@@ -140,7 +140,7 @@ def method(seeding: Seeding, sample: int, access: AccessPlan) -> list[str]:
         " events stored afterwards must equal those emitted.",
         f"The parts alone, on {sample:,} contributors: the publication's query (`FOR UPDATE`,"
         " view and evaluation as JSON text) with pydantic decoding from that text; `evaluate`,"
-        " `schedule.timers` and `decisions` in memory; the rows written back with the"
+        " `schedule.timer_keys` and `decisions` in memory; the rows written back with the"
         " project's `upsert`, a thousand rows per statement (publish writes only the"
         " evaluation, encoded by pydantic, and its timers as text, appends a chunk's decisions"
         " in one multi-stream append and inserts only the timers that are new). Time"

@@ -1,7 +1,7 @@
 """Evaluate one contributor against the policy on a given day. Pure: the day is an argument.
 
 `evaluate` says what holds now (requirements, compliance, which grants must go and why,
-violations, reminders due; `schedule.timers` says when to look again); `decisions` turns
+violations, reminders due; `schedule.timer_keys` says when to look again); `decisions` turns
 the difference between two evaluations into decision events, so re-evaluating never
 repeats itself.
 """

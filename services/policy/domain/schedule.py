@@ -76,21 +76,17 @@ def due_reminders(
     return tuple(sorted(due))
 
 
-def timers(view: PolicyView, policy: PolicyDocument, evaluation: Evaluation) -> tuple[Timer, ...]:
-    """The days after the evaluation's on which evaluating again can give a different
-    answer, in order: what the evaluation concluded stays true until the first of them."""
-    return tuple(map(as_timer, timer_keys(view, policy, evaluation)))
-
-
 def as_timer(key: TimerKey) -> Timer:
     day, kind, subject = key
     return Timer(date.fromordinal(day), kind, subject)
 
 
 def timer_keys(view: PolicyView, policy: PolicyDocument, evaluation: Evaluation) -> list[TimerKey]:
-    """`timers` as keys. A publication makes a score of them per contributor and, usually,
-    only compares them with the ones stored: day numbers are added, deduplicated and
-    sorted in C, where building dates and `Timer`s took half of it."""
+    """The days after the evaluation's on which evaluating again can give a different
+    answer, in order: what the evaluation concluded stays true until the first of them.
+    As keys (`as_timer` makes a `Timer` of one): a publication makes a score of them per
+    contributor and, usually, only compares them with the ones stored; day numbers are
+    added, deduplicated and sorted in C, where building dates and `Timer`s took half of it."""
     today = evaluation.as_of.toordinal()
     requirements, grants = evaluation.requirements, evaluation.grants
     basis = coverage(view, evaluation.as_of)

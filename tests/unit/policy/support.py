@@ -14,7 +14,7 @@ from typing import Any
 from services.policy.domain.document import DEFAULT_POLICY, PolicyDocument, content_hash
 from services.policy.domain.evaluate import evaluate
 from services.policy.domain.evaluation import Evaluation, Timer
-from services.policy.domain.schedule import timers
+from services.policy.domain.schedule import as_timer, timer_keys
 from services.policy.domain.view import PolicyView, apply
 from services.registry.domain import events as r
 from services.registry.domain.values import CheckName, CheckOutcome, Classification
@@ -66,7 +66,7 @@ class Stream:
         return evaluate(self.view, policy, content_hash(policy), today)
 
     def timers(self, today: date, policy: PolicyDocument = DEFAULT_POLICY) -> tuple[Timer, ...]:
-        return timers(self.view, policy, self.evaluate(today, policy))
+        return tuple(map(as_timer, timer_keys(self.view, policy, self.evaluate(today, policy))))
 
     # The story steps, in the registry's vocabulary.
 

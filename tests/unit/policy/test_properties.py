@@ -12,7 +12,7 @@ from services.policy.domain.cedar import check_access
 from services.policy.domain.coverage import coverage
 from services.policy.domain.document import PolicyDocument, content_hash
 from services.policy.domain.evaluate import decisions, evaluate, unchanged_types
-from services.policy.domain.schedule import timers
+from services.policy.domain.schedule import as_timer, timer_keys
 from services.policy.domain.view import PolicyView, apply
 
 from .strategies import days, histories, policies
@@ -36,7 +36,7 @@ def test_evaluate_never_raises_and_repeating_it_is_not_news(
     e = evaluate(view, policy, content_hash(policy), today)
     assert e == evaluate(view, policy, content_hash(policy), today)
     assert decisions(e, e) == []
-    found = timers(view, policy, e)
+    found = [as_timer(k) for k in timer_keys(view, policy, e)]
     assert all(t.due > today for t in found)
     assert list(found) == sorted(set(found))
     for d in decisions(None, e):
