@@ -22,11 +22,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
 from shared.http.auth import SCOPES, Authenticator
 from tests.bench.http_client import Endpoint, HttpConnection
-from tests.servers import free_port
+from tests.servers import free_port, fresh_topics
 
 REPO = Path(__file__).resolve().parents[2]
 SIGNING_KEY = "bench-signing-key-" + "k" * 32
@@ -139,28 +137,11 @@ class Stack:
 
 
 @asynccontextmanager
-async def private_topics(bootstrap: str) -> AsyncIterator[dict[str, str]]:
-    """Fresh registry, policy and dead-letter topics, deleted afterwards: what a benchmark
-    publishes never reaches the project's own topics or their consumers."""
-    prefix = f"bench.{uuid.uuid4().hex[:10]}"
-    topics = {role: f"{prefix}.{role}" for role in ("registry", "policy", "deadletter")}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(t, TOPIC_PARTITIONS, 1) for t in topics.values()])
-        yield topics
-    finally:
-        try:
-            await admin.delete_topics(list(topics.values()))
-        finally:
-            await admin.close()
-
-
-@asynccontextmanager
 async def stack(database_url: str, kafka: str) -> AsyncIterator[Stack]:
     with tempfile.TemporaryDirectory(prefix="wfe-bench-") as data_dir:
-        async with private_topics(kafka) as topics:
-            yield Stack(database_url, kafka, topics, Path(data_dir))
+        # Topics of its own: what a benchmark publishes never reaches the usual topics.
+        async with fresh_topics(kafka, "bench", TOPIC_PARTITIONS) as topics:
+            yield Stack(database_url, kafka, topics.model_dump(), Path(data_dir))
 
 
 @asynccontextmanager
