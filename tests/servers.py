@@ -7,7 +7,7 @@ import asyncio
 import random
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,13 +86,30 @@ async def fresh_topics(bootstrap: str, prefix: str, partitions: int = 3) -> Asyn
         deadletter=f"{prefix}.{tag}.dlq",
     )
     names = [topics.registry, topics.policy, topics.deadletter]
+    async with created_topics(bootstrap, names, partitions):
+        yield topics
+
+
+@asynccontextmanager
+async def created_topics(bootstrap: str, names: list[str], partitions: int) -> AsyncIterator[None]:
+    """These topics, created, and deleted afterwards. An admin client apiece for creating
+    and deleting, as a fault test may restart the broker in between."""
+    new = [NewTopic(name, partitions, 1) for name in names]
+    await _kafka_admin(bootstrap, lambda admin: admin.create_topics(new))
+    try:
+        yield
+    finally:
+        await _kafka_admin(bootstrap, lambda admin: admin.delete_topics(names))
+
+
+async def _kafka_admin(
+    bootstrap: str, act: Callable[[AIOKafkaAdminClient], Awaitable[object]]
+) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
-        yield topics
+        await act(admin)
     finally:
-        await admin.delete_topics(names)
         await admin.close()
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.envelope import CloudEvent, from_binary
@@ -27,6 +27,7 @@ from shared.eventstore.store import event_store_for
 from shared.outbox.relay import outbox_backlog
 from tests.databases import FreshDatabase
 from tests.faults.workers import PROJECTION_DDL, Happened
+from tests.servers import created_topics
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,23 +35,10 @@ REPO = Path(__file__).resolve().parents[2]
 @asynccontextmanager
 async def fresh_topic(bootstrap: str, partitions: int = 6) -> AsyncIterator[str]:
     """A topic of its own, deleted afterwards: a broker kept between runs (a developer's
-    stack) would otherwise collect them, and recover each one at every restart. An admin
-    client apiece for creating and deleting, as the broker may be restarted in between."""
+    stack) would otherwise collect them, and recover each one at every restart."""
     name = f"faults.{uuid.uuid4().hex[:10]}"
-    await _admin(bootstrap, lambda admin: admin.create_topics([NewTopic(name, partitions, 1)]))
-    try:
+    async with created_topics(bootstrap, [name], partitions):
         yield name
-    finally:
-        await _admin(bootstrap, lambda admin: admin.delete_topics([name]))
-
-
-async def _admin(bootstrap: str, act: Callable[[AIOKafkaAdminClient], Awaitable[object]]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await act(admin)
-    finally:
-        await admin.close()
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[tuple[int, CloudEvent]]:
